@@ -1,0 +1,2 @@
+from seller import create_app
+app = create_app()

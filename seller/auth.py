@@ -1,0 +1,120 @@
+"""Sign-in, sign-out and the role checks every route goes through."""
+from functools import wraps
+from urllib.parse import urlsplit
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+
+from . import users
+from .extensions import db, limiter, login_manager
+from .forms.auth import LoginForm, PasswordChangeForm
+from .models import User
+from .workflow import permitted
+
+bp = Blueprint("auth", __name__)
+PUBLIC_ENDPOINTS = {"auth.login", "views.healthz", "static"}
+
+
+@login_manager.user_loader
+def load_user(token: str) -> User | None:
+    """The cookie carries `id:session_version`; an old version (signed out, new password) is refused."""
+    user_id, _, version = token.partition(":")
+    if not (user_id.isdigit() and version.isdigit()):
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or not user.active or user.session_version != int(version):
+        return None
+    return user
+
+
+@login_manager.unauthorized_handler
+def unauthorized():
+    """Full pages go to the sign-in page; htmx requests get a clear message and a full redirect."""
+    from .htmx import is_htmx
+    target = url_for("auth.login", next=request.full_path if request.method == "GET" else None)
+    if is_htmx():
+        return "", 401, {"HX-Redirect": target}
+    flash("Please sign in to continue.", "info")
+    return redirect(target)
+
+
+def init_login(app):
+    login_manager.session_protection = "basic"
+
+    @app.before_request
+    def require_login():
+        if request.endpoint in PUBLIC_ENDPOINTS or request.endpoint is None:
+            return None
+        if not current_user.is_authenticated:
+            return login_manager.unauthorized()
+        return None
+
+
+def requires(action: str):
+    """Allow the view only to users whose role may do `action` (403 otherwise, whatever the page showed)."""
+    def decorator(view):
+        @wraps(view)
+        @login_required
+        def wrapped(*args, **kwargs):
+            if not permitted(current_user, action):
+                abort(403)
+            return view(*args, **kwargs)
+        wrapped.required_action = action
+        return wrapped
+    return decorator
+
+
+def _safe_next(target: str | None) -> str:
+    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc \
+            and "\\" not in target:
+        return target
+    return url_for("orders.index")
+
+
+def _login_key():
+    return (request.form.get("email") or "").strip().lower() or request.remote_addr
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"], key_func=_login_key)
+def login():
+    """Sign in with e-mail and password; a wrong pair gets one message, whichever part was wrong."""
+    if current_user.is_authenticated:
+        return redirect(_safe_next(request.args.get("next")))
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = users.authenticate(form.email.data, form.password.data)
+        if user:
+            login_user(user)
+            return redirect(_safe_next(request.args.get("next")), 303)
+        form.password.errors.append("The e-mail address or the password is not right.")
+    return render_template("auth/login.html", form=form), 422 if form.errors else 200
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    """Sign out here and on every other device signed in as this user."""
+    users.end_sessions(current_user)
+    logout_user()
+    flash("You have signed out.", "info")
+    return redirect(url_for("auth.login"), 303)
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    """Change one's own password; every other session of this user ends."""
+    form = PasswordChangeForm()
+    if form.validate_on_submit():
+        if users.authenticate(current_user.email, form.current.data) is None:
+            form.current.errors.append("That is not your current password.")
+        else:
+            user = current_user._get_current_object()
+            users.end_sessions(user, form.new.data)
+            db.session.refresh(user)
+            login_user(user)
+            flash("Your password was changed. Other devices have been signed out.", "success")
+            return redirect(url_for("orders.index"), 303)
+    return render_template("auth/password.html", form=form), 422 if form.errors else 200

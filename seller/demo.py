@@ -1,0 +1,142 @@
+"""Demo data: orders of the last 60 days in every status, with shipments, cancellations, returns and refunds.
+
+Everything goes through the workflow verbs, so the history reads as if people had done the work."""
+import random
+import secrets
+from datetime import timedelta
+from decimal import Decimal
+
+from . import clock, users, workflow
+from .db import write_transaction
+from .extensions import db
+from .models import utcnow
+
+FIRST = ["Emily", "James", "Olivia", "Michael", "Sophia", "David", "Ava", "Daniel", "Mia", "José", "Chloé",
+         "Wei", "Priya", "Noah", "Grace", "Liam", "Zoë", "Ethan", "Hannah", "Lucas"]
+LAST = ["Johnson", "Smith", "García", "Nguyen", "Williams", "Brown", "Lee", "Martinez", "Chen", "Taylor",
+        "Anderson", "O'Brien", "Patel", "Kim", "Müller", "Davis", "Wilson", "Lopez"]
+PLACES = [("Seattle", "WA", "98101"), ("Portland", "OR", "97205"), ("Austin", "TX", "78701"),
+          ("Denver", "CO", "80202"), ("Chicago", "IL", "60601"), ("Brooklyn", "NY", "11201"),
+          ("San Jose", "CA", "95112"), ("Miami", "FL", "33130"), ("Atlanta", "GA", "30303"),
+          ("Phoenix", "AZ", "85004"), ("Boston", "MA", "02108"), ("Columbus", "OH", "43215")]
+STREETS = ["Maple Ave", "Oak St", "Pine Rd", "Cedar Ln", "Elm St", "Lakeview Dr", "Sunset Blvd", "Main St"]
+PRODUCTS = [
+    ("PB-1001-BLK", "Silicone Phone Stand, Adjustable, Black", Decimal("12.99")),
+    ("PB-1002-WHT", "USB-C Charging Cable 6ft, 2-Pack, White", Decimal("9.99")),
+    ("KT-2040", "Stainless Steel Garlic Press with Peeler", Decimal("15.49")),
+    ("KT-2101-S", "Bamboo Cutting Board Set (3 Pieces) with Juice Groove", Decimal("24.95")),
+    ("HM-3300-GRY", "Memory Foam Seat Cushion for Office Chair, Grey", Decimal("29.99")),
+    ("HM-3410", "LED Desk Lamp with Wireless Charger and USB Port, Dimmable, 5 Color Modes", Decimal("36.50")),
+    ("TY-5001", "Magnetic Building Tiles 60 pcs 磁力片积木", Decimal("39.99")),
+    ("PT-7700-M", "Reflective Dog Harness, No Pull, Medium", Decimal("18.99")),
+    ("GD-8800", "Garden Kneeler and Seat, Foldable", Decimal("44.00")),
+    ("OF-9120", "Gel Pens 24 Colors Fine Point 0.5mm", Decimal("8.49")),
+]
+SERVICES = ["Standard", "Standard", "Standard", "Expedited", "SecondDay", "NextDay"]
+
+
+def _cents(d: Decimal) -> int:
+    return int(d * 100)
+
+
+def _tracking(rng: random.Random, carrier: str) -> str:
+    if carrier == "UPS":
+        return "1Z" + "".join(rng.choice("0123456789ABCDEFGHJKLMNPRSTUVWXYZ") for _ in range(16))
+    if carrier == "FedEx":
+        return "".join(rng.choice("0123456789") for _ in range(12))
+    return "94" + "".join(rng.choice("0123456789") for _ in range(20))
+
+
+def _make_order(rng: random.Random, n: int, purchased, paid: bool):
+    first, last = rng.choice(FIRST), rng.choice(LAST)
+    city, state, zip_code = rng.choice(PLACES)
+    order_id = f"11{rng.randint(1, 4)}-{rng.randint(1000000, 9999999)}-{rng.randint(1000000, 9999999)}"
+    items = []
+    for k in range(rng.choice([1, 1, 1, 2, 2, 3])):
+        sku, name, price = rng.choice(PRODUCTS)
+        qty = rng.choice([1, 1, 1, 2, 3])
+        item_total = price * qty
+        shipping = Decimal("0.00") if item_total > 35 else Decimal("4.99")
+        items.append({"order_item_id": f"{rng.randint(10**13, 10**14 - 1)}", "sku": sku, "product_name": name,
+                      "quantity": qty, "item_price_cents": _cents(item_total),
+                      "item_tax_cents": _cents((item_total * Decimal("0.0825")).quantize(Decimal("0.01"))),
+                      "shipping_price_cents": _cents(shipping),
+                      "shipping_tax_cents": _cents((shipping * Decimal("0.0825")).quantize(Decimal("0.01")))})
+    business = rng.random() < 0.08
+    fields = {"order_id": order_id, "purchased_at": purchased, "paid_at": purchased + timedelta(minutes=3) if paid else None,
+              "buyer_email": f"{rng.randint(10**9, 10**10)}@marketplace.amazon.com", "buyer_name": f"{first} {last}",
+              "buyer_phone": f"+1 {rng.randint(200, 989)}-555-{rng.randint(1000, 9999)}",
+              "recipient_name": f"{first} {last}",
+              "ship_address_1": f"{rng.randint(10, 9999)} {rng.choice(STREETS)}",
+              "ship_address_2": rng.choice(["", "", f"Apt {rng.randint(1, 40)}"]), "ship_city": city,
+              "ship_state": state, "ship_postal_code": zip_code, "ship_country": "US",
+              "ship_service_level": rng.choice(SERVICES), "is_business_order": business,
+              "purchase_order_number": f"PO-{rng.randint(10000, 99999)}" if business else ""}
+    return workflow.new_order(fields, items, source="seed-demo")
+
+
+def seed(count: int, seed_value: int = 7) -> dict[str, tuple[str, str]]:
+    rng = random.Random(seed_value)
+    accounts, boss = {}, None
+    for role in ("owner", "staff"):
+        email, password = f"{role}@example.com", secrets.token_urlsafe(9)
+        user = users.create(email, password, role)
+        accounts[role] = (email, password)
+        boss = boss or user
+    now = utcnow()
+    with write_transaction(db.session):
+        cfg = workflow.settings()
+        cfg.store_name, cfg.seller_name = "Maple & Pine Goods", "Maple & Pine Goods LLC"
+        cfg.return_address = "Maple & Pine Goods Returns\n1200 Industrial Way, Unit 4\nReno, NV 89502"
+        cfg.ship_from_name, cfg.ship_from_street1 = "Maple & Pine Goods", "1200 Industrial Way, Unit 4"
+        cfg.ship_from_city, cfg.ship_from_state, cfg.ship_from_zip = "Reno", "NV", "89502"
+        cfg.ship_from_phone = "+1 775-555-0100"
+        orders = []
+        for n in range(count):
+            recent = rng.random() < 0.45  # a busy last week, then the quieter weeks before it
+            age = timedelta(minutes=rng.randint(5, 60 * 24 * (7 if recent else 60)))
+            orders.append(_make_order(rng, n, now - age, paid=age > timedelta(days=1) or rng.random() > 0.25))
+    for order in orders:
+        _work_on(rng, order, boss, now)
+    return accounts
+
+
+def _work_on(rng: random.Random, order, user, now):
+    """Do to an order what a seller would have done by now, given its age."""
+    age = now - order.purchased_at
+    if order.status != "Unshipped" or age < timedelta(hours=rng.randint(6, 60)) or \
+            (age < timedelta(days=4) and rng.random() < 0.15):  # a few left behind, past Ship by
+        return
+    roll = rng.random()
+    if roll < 0.06:
+        workflow.cancel_order(order, user, rng.choice(workflow.CANCEL_REASONS), "Demo", now=order.purchased_at
+                              + timedelta(hours=rng.randint(1, 20)))
+        return
+    when = order.purchased_at + timedelta(hours=rng.choice([6, 12, 20, 30, 40, 44, 47, 60]))
+    when = min(when, now)
+    carrier = rng.choice(["USPS", "USPS", "UPS", "FedEx"])
+    workflow.confirm_shipment(order, user, workflow.ShipmentInput(
+        carrier=carrier, tracking_id=_tracking(rng, carrier), ship_date=clock.to_local(when, workflow.store_tz()).date(),
+        shipping_service={"USPS": "Ground Advantage", "UPS": "Ground", "FedEx": "Home Delivery"}[carrier]), now=when)
+    if age < timedelta(days=5) or rng.random() > 0.25:
+        return
+    later = when + timedelta(days=rng.randint(3, 9))
+    reason = rng.choice(workflow.RETURN_REASONS)
+    ret = workflow.create_return(order, user, reason, {order.items[0].id: 1}, now=later)
+    fate = rng.choice(["pending", "authorized", "completed", "closed", "partial"])
+    if fate == "pending":
+        return
+    if fate == "closed":
+        workflow.close_return(ret, user, "Buyer withdrew the request", "Thanks for letting us know.", now=later)
+        return
+    workflow.authorize_return(ret, user, workflow.new_rma_number(), workflow.settings().return_address, now=later)
+    if fate == "completed":
+        workflow.refund(order, user, workflow.RefundInput(kind="full", reason="Customer Return",
+                                                          idempotency_key=secrets.token_hex(16), amounts={}),
+                        return_request=ret, now=later + timedelta(days=4))
+    elif fate == "partial":
+        item = order.items[0]
+        workflow.refund(order, user, workflow.RefundInput(
+            kind="partial", reason="Merchandise Not As Described", idempotency_key=secrets.token_hex(16),
+            amounts={item.id: (Decimal(item.item_price_cents // 4) / 100, Decimal(0))},
+            other_concession=Decimal("2.00")), return_request=ret, now=later + timedelta(days=2))

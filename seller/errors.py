@@ -1,0 +1,53 @@
+"""Errors as people should see them: a page, or for htmx a message in the flash area. Never a traceback."""
+import logging
+
+from flask import render_template
+from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException
+
+from .db import is_lock_error
+from .extensions import db
+from .htmx import is_htmx, message_fragment
+
+log = logging.getLogger(__name__)
+
+MESSAGES = {
+    400: "The request could not be understood. Reload the page and try again.",
+    403: "Your account cannot do that. Ask the store owner.",
+    404: "That page or order does not exist.",
+    405: "That action is not available here.",
+    409: "Someone changed this since you opened the page. Reload it and try again.",
+    413: "That file or form is too large.",
+    429: "Too many attempts. Wait a minute, then try again.",
+    500: "Something went wrong on our side. Nothing was changed; try again.",
+    503: "The database is busy or unreachable. Nothing was changed; try again in a moment.",
+}
+
+
+def error_response(status: int, message: str | None = None):
+    message = message or MESSAGES.get(status, MESSAGES[500])
+    if is_htmx():
+        return message_fragment(message, status)
+    return render_template("error.html", status=status, message=message), status
+
+
+def init_app(app):
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc):
+        return error_response(400, "This page is out of date (its security token expired). "
+                                   "Reload the page, then try again.")
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc):
+        if exc.code is None or exc.code < 400:
+            return exc
+        return error_response(exc.code, MESSAGES.get(exc.code, exc.description))
+
+    @app.errorhandler(OperationalError)
+    def database_error(exc):
+        db.session.rollback()
+        log.warning("database unavailable: %s", exc)
+        if is_lock_error(exc):
+            return error_response(503, "The database is busy. Nothing was changed; try again in a moment.")
+        return error_response(503)

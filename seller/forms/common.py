@@ -1,0 +1,40 @@
+"""Pieces every area's forms share."""
+from decimal import Decimal
+
+from flask_wtf import FlaskForm
+from wtforms import Field, HiddenField, IntegerField
+from wtforms.validators import Optional
+from wtforms.widgets import HiddenInput, TextInput
+
+from ..money import AmountError, parse_amount
+
+
+class ActionForm(FlaskForm):
+    """A one-click POST action: it only carries the CSRF token and the version the page was loaded at."""
+    version = IntegerField(widget=HiddenInput(), validators=[Optional()])
+
+
+class AmountField(Field):
+    """Dollars and cents, parsed strictly by `money.parse_amount` (no 1e3, NaN, 10.005, ...)."""
+    widget = TextInput()
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        kwargs.setdefault("render_kw", {"inputmode": "decimal", "autocomplete": "off", "placeholder": "0.00"})
+        super().__init__(label, validators, **kwargs)
+
+    def process_formdata(self, valuelist):
+        self.raw = valuelist[0] if valuelist else ""
+        try:
+            self.data = parse_amount(self.raw)
+        except AmountError as exc:
+            self.data = None
+            raise ValueError(str(exc)) from None
+
+    def _value(self):
+        if getattr(self, "raw", None) is not None:
+            return self.raw
+        return "" if self.data in (None, Decimal(0)) else str(self.data)
+
+
+class KeyField(HiddenField):
+    """An idempotency key: made when the form is first shown, sent back with every submission."""

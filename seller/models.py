@@ -1,0 +1,391 @@
+"""The data: orders as Amazon reports them, and everything done to them.
+
+Money is kept as integer cents (`*_cents`) and handled as `Decimal` in code (see `money.py`).
+Times are stored in UTC (naive `datetime`s that mean UTC) and shown in the store's timezone.
+"""
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime, timezone
+
+from flask_login import UserMixin
+from sqlalchemy import (
+    JSON, Boolean, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint,
+    LargeBinary,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .extensions import db
+
+
+def utcnow() -> datetime:
+    """Now in UTC, naive, as every time column stores it."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class OrderStatus(enum.StrEnum):
+    PENDING = "Pending"
+    UNSHIPPED = "Unshipped"
+    SHIPPED = "Shipped"
+    CANCELED = "Canceled"
+
+
+class ReturnStatus(enum.StrEnum):
+    PENDING_AUTHORIZATION = "Pending Authorization"
+    AUTHORIZED = "Authorized"
+    COMPLETED = "Completed"
+    CLOSED = "Closed"
+
+
+def _enum_values(e):
+    return ", ".join(f"'{m.value}'" for m in e)
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint("role IN ('owner', 'staff')", name="role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(10))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Bumped on sign-out and password change: every cookie carrying the old value stops working.
+    session_version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    @property
+    def is_owner(self) -> bool:
+        return self.role == "owner"
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login
+        return self.active
+
+    def get_id(self) -> str:
+        """Flask-Login's alternative token: the id and the session version together."""
+        return f"{self.id}:{self.session_version}"
+
+
+class Settings(db.Model):
+    """The store's settings: one row."""
+    __tablename__ = "settings"
+    __table_args__ = (
+        CheckConstraint("handling_hours BETWEEN 1 AND 720", name="handling_hours"),
+        CheckConstraint("slip_size IN ('letter', '4x6')", name="slip_size"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    store_name: Mapped[str] = mapped_column(String(100), default="My Store")
+    seller_name: Mapped[str] = mapped_column(String(100), default="")
+    timezone: Mapped[str] = mapped_column(String(64), default="America/Los_Angeles")
+    handling_hours: Mapped[int] = mapped_column(Integer, default=48)
+    handling_business_days: Mapped[bool] = mapped_column(Boolean, default=False)
+    return_address: Mapped[str] = mapped_column(Text, default="")
+    # Return shipping concession cap: factor x the order's shipping charge + a fixed amount.
+    return_concession_factor: Mapped[int] = mapped_column(Integer, default=2)
+    return_concession_extra_cents: Mapped[int] = mapped_column(Integer, default=1000)
+    # Other concessions cap, in percent of the order's item total.
+    other_concession_percent: Mapped[int] = mapped_column(Integer, default=100)
+    slip_size: Mapped[str] = mapped_column(String(10), default="letter")
+    # Buy shipping: where parcels leave from, and the demo provider's rate table.
+    ship_from_name: Mapped[str] = mapped_column(String(100), default="")
+    ship_from_street1: Mapped[str] = mapped_column(String(100), default="")
+    ship_from_street2: Mapped[str] = mapped_column(String(100), default="")
+    ship_from_city: Mapped[str] = mapped_column(String(60), default="")
+    ship_from_state: Mapped[str] = mapped_column(String(30), default="")
+    ship_from_zip: Mapped[str] = mapped_column(String(20), default="")
+    ship_from_country: Mapped[str] = mapped_column(String(2), default="US")
+    ship_from_phone: Mapped[str] = mapped_column(String(30), default="")
+    demo_rates: Mapped[str] = mapped_column(Text, default="")
+
+
+class Order(db.Model):
+    __tablename__ = "orders"
+    __table_args__ = (
+        CheckConstraint(f"status IN ({_enum_values(OrderStatus)})", name="status"),
+        CheckConstraint("refunded_cents >= 0 AND refunded_cents <= paid_cents", name="refunded_within_paid"),
+        CheckConstraint("paid_cents >= 0", name="paid_not_negative"),
+        CheckConstraint("return_concession_cents >= 0 AND other_concession_cents >= 0", name="concessions"),
+        Index("ix_orders_purchased_at_id", "purchased_at", "id"),
+        Index("ix_orders_status_purchased_at", "status", "purchased_at"),
+        Index("ix_orders_ship_by", "ship_by"),
+        Index("ix_orders_buyer_email", "buyer_email"),
+        Index("ix_orders_buyer_name", "buyer_name"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[str] = mapped_column(String(40), unique=True)  # Amazon's, e.g. 113-1234567-1234567
+    status: Mapped[str] = mapped_column(String(20), default=OrderStatus.UNSHIPPED.value)
+    # Bumped by every state change: the guard's compare-and-set and the stale-page check.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    purchased_at: Mapped[datetime] = mapped_column(DateTime)
+    paid_at: Mapped[datetime | None] = mapped_column(DateTime)
+    promise_at: Mapped[datetime | None] = mapped_column(DateTime)  # the report's promise-date
+    ship_by: Mapped[datetime] = mapped_column(DateTime)  # latest ship date
+    buyer_email: Mapped[str] = mapped_column(String(254), default="")
+    buyer_name: Mapped[str] = mapped_column(String(200), default="")
+    buyer_phone: Mapped[str] = mapped_column(String(50), default="")
+    recipient_name: Mapped[str] = mapped_column(String(200), default="")
+    ship_address_1: Mapped[str] = mapped_column(String(200), default="")
+    ship_address_2: Mapped[str] = mapped_column(String(200), default="")
+    ship_address_3: Mapped[str] = mapped_column(String(200), default="")
+    ship_city: Mapped[str] = mapped_column(String(100), default="")
+    ship_state: Mapped[str] = mapped_column(String(100), default="")
+    ship_postal_code: Mapped[str] = mapped_column(String(30), default="")
+    ship_country: Mapped[str] = mapped_column(String(2), default="US")
+    ship_phone: Mapped[str] = mapped_column(String(50), default="")
+    currency: Mapped[str] = mapped_column(String(3), default="USD")
+    ship_service_level: Mapped[str] = mapped_column(String(50), default="Standard")
+    is_business_order: Mapped[bool] = mapped_column(Boolean, default=False)
+    purchase_order_number: Mapped[str] = mapped_column(String(100), default="")
+    # False when only the Unshipped Orders Report (no prices) has been imported: not refundable.
+    amounts_known: Mapped[bool] = mapped_column(Boolean, default=True)
+    paid_cents: Mapped[int] = mapped_column(Integer, default=0)  # items + shipping + taxes
+    refunded_cents: Mapped[int] = mapped_column(Integer, default=0)  # of paid_cents, concessions apart
+    return_concession_cents: Mapped[int] = mapped_column(Integer, default=0)
+    other_concession_cents: Mapped[int] = mapped_column(Integer, default=0)
+    late: Mapped[bool] = mapped_column(Boolean, default=False)  # shipment confirmed after ship_by
+    shipped_at: Mapped[datetime | None] = mapped_column(DateTime)  # when the shipment was first confirmed
+    canceled_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+    items: Mapped[list[OrderItem]] = relationship(back_populates="order", order_by="OrderItem.id")
+    shipments: Mapped[list[Shipment]] = relationship(back_populates="order", order_by="Shipment.id")
+    events: Mapped[list[OrderEvent]] = relationship(back_populates="order", order_by="OrderEvent.id")
+    cancellation: Mapped[Cancellation | None] = relationship(back_populates="order")
+    refunds: Mapped[list[Refund]] = relationship(back_populates="order", order_by="Refund.id")
+    returns: Mapped[list[ReturnRequest]] = relationship(back_populates="order", order_by="ReturnRequest.id")
+
+    @property
+    def shipment(self) -> Shipment | None:
+        """The shipment in force (earlier versions stay in `shipments`)."""
+        current = [s for s in self.shipments if s.superseded_at is None]
+        return current[-1] if current else None
+
+
+class OrderItem(db.Model):
+    __tablename__ = "order_items"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity"),
+        CheckConstraint("item_price_cents >= 0 AND item_tax_cents >= 0 AND shipping_price_cents >= 0 "
+                        "AND shipping_tax_cents >= 0", name="amounts"),
+        CheckConstraint("refunded_item_cents BETWEEN 0 AND item_price_cents", name="refunded_item"),
+        CheckConstraint("refunded_item_tax_cents BETWEEN 0 AND item_tax_cents", name="refunded_item_tax"),
+        CheckConstraint("refunded_shipping_cents BETWEEN 0 AND shipping_price_cents", name="refunded_shipping"),
+        CheckConstraint("refunded_shipping_tax_cents BETWEEN 0 AND shipping_tax_cents",
+                        name="refunded_shipping_tax"),
+        Index("ix_order_items_sku", "sku"),
+        Index("ix_order_items_order_id", "order_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    order_item_id: Mapped[str] = mapped_column(String(40), unique=True)
+    sku: Mapped[str] = mapped_column(String(100))
+    product_name: Mapped[str] = mapped_column(Text, default="")
+    quantity: Mapped[int] = mapped_column(Integer, default=1)
+    # Totals for the row's quantity, as Amazon writes them.
+    item_price_cents: Mapped[int] = mapped_column(Integer, default=0)
+    item_tax_cents: Mapped[int] = mapped_column(Integer, default=0)
+    shipping_price_cents: Mapped[int] = mapped_column(Integer, default=0)
+    shipping_tax_cents: Mapped[int] = mapped_column(Integer, default=0)
+    refunded_item_cents: Mapped[int] = mapped_column(Integer, default=0)
+    refunded_item_tax_cents: Mapped[int] = mapped_column(Integer, default=0)
+    refunded_shipping_cents: Mapped[int] = mapped_column(Integer, default=0)
+    refunded_shipping_tax_cents: Mapped[int] = mapped_column(Integer, default=0)
+
+    order: Mapped[Order] = relationship(back_populates="items")
+
+    @property
+    def paid_cents(self) -> int:
+        return self.item_price_cents + self.item_tax_cents + self.shipping_price_cents + self.shipping_tax_cents
+
+    @property
+    def refunded_cents(self) -> int:
+        return (self.refunded_item_cents + self.refunded_item_tax_cents + self.refunded_shipping_cents
+                + self.refunded_shipping_tax_cents)
+
+
+class Shipment(db.Model):
+    """A shipment confirmation; editing one supersedes it with a new row."""
+    __tablename__ = "shipments"
+    __table_args__ = (Index("ix_shipments_tracking_id", "tracking_id"), Index("ix_shipments_order_id", "order_id"),
+                      Index("ix_shipments_confirmed_at", "confirmed_at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    carrier: Mapped[str] = mapped_column(String(50))
+    carrier_name: Mapped[str] = mapped_column(String(100), default="")  # with carrier "Other"
+    shipping_service: Mapped[str] = mapped_column(String(100), default="")
+    tracking_id: Mapped[str] = mapped_column(String(100), default="")
+    tracking_valid: Mapped[bool] = mapped_column(Boolean, default=True)  # matches the carrier's format
+    ship_date: Mapped[date] = mapped_column(Date)
+    note: Mapped[str] = mapped_column(Text, default="")
+    confirmed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    confirmed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    late: Mapped[bool] = mapped_column(Boolean, default=False)
+    superseded_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    order: Mapped[Order] = relationship(back_populates="shipments")
+    confirmed_by: Mapped[User | None] = relationship()
+
+
+class Label(db.Model):
+    """A postage label bought through Buy shipping, kept in the database (platform disks are wiped)."""
+    __tablename__ = "labels"
+    __table_args__ = (UniqueConstraint("order_id", "idempotency_key", name="uq_labels_order_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    shipment_id: Mapped[int | None] = mapped_column(ForeignKey("shipments.id"))
+    idempotency_key: Mapped[str] = mapped_column(String(64))
+    provider: Mapped[str] = mapped_column(String(20))
+    provider_shipment_id: Mapped[str] = mapped_column(String(100), default="")
+    carrier: Mapped[str] = mapped_column(String(50))
+    service: Mapped[str] = mapped_column(String(100))
+    cost_cents: Mapped[int] = mapped_column(Integer)
+    tracking_id: Mapped[str] = mapped_column(String(100))
+    pdf: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class Cancellation(db.Model):
+    """A pre-fulfillment cancellation."""
+    __tablename__ = "cancellations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), unique=True)
+    reason: Mapped[str] = mapped_column(String(50))
+    memo: Mapped[str] = mapped_column(Text, default="")
+    canceled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    canceled_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+
+    order: Mapped[Order] = relationship(back_populates="cancellation")
+    canceled_by: Mapped[User | None] = relationship()
+
+
+class Refund(db.Model):
+    __tablename__ = "refunds"
+    __table_args__ = (
+        UniqueConstraint("order_id", "idempotency_key", name="uq_refunds_order_key"),
+        CheckConstraint("kind IN ('full', 'partial')", name="kind"),
+        CheckConstraint("total_cents > 0", name="total_positive"),
+        CheckConstraint("return_concession_cents >= 0 AND other_concession_cents >= 0", name="concessions"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    return_request_id: Mapped[int | None] = mapped_column(ForeignKey("return_requests.id"))
+    idempotency_key: Mapped[str] = mapped_column(String(64))
+    fingerprint: Mapped[str] = mapped_column(String(64))  # what was asked: a replay must ask the same
+    kind: Mapped[str] = mapped_column(String(10))
+    reason: Mapped[str] = mapped_column(String(50))
+    memo_to_buyer: Mapped[str] = mapped_column(Text, default="")
+    seller_memo: Mapped[str] = mapped_column(Text, default="")
+    return_concession_cents: Mapped[int] = mapped_column(Integer, default=0)
+    other_concession_cents: Mapped[int] = mapped_column(Integer, default=0)
+    total_cents: Mapped[int] = mapped_column(Integer)  # lines + concessions
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    order: Mapped[Order] = relationship(back_populates="refunds")
+    lines: Mapped[list[RefundLine]] = relationship(back_populates="refund", order_by="RefundLine.id")
+    created_by: Mapped[User | None] = relationship()
+
+
+class RefundLine(db.Model):
+    __tablename__ = "refund_lines"
+    __table_args__ = (
+        CheckConstraint("item_cents >= 0 AND item_tax_cents >= 0 AND shipping_cents >= 0 "
+                        "AND shipping_tax_cents >= 0", name="amounts"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    refund_id: Mapped[int] = mapped_column(ForeignKey("refunds.id", ondelete="CASCADE"), index=True)
+    order_item_id: Mapped[int] = mapped_column(ForeignKey("order_items.id"))
+    item_cents: Mapped[int] = mapped_column(Integer, default=0)
+    item_tax_cents: Mapped[int] = mapped_column(Integer, default=0)
+    shipping_cents: Mapped[int] = mapped_column(Integer, default=0)
+    shipping_tax_cents: Mapped[int] = mapped_column(Integer, default=0)
+
+    refund: Mapped[Refund] = relationship(back_populates="lines")
+    item: Mapped[OrderItem] = relationship()
+
+    @property
+    def total_cents(self) -> int:
+        return self.item_cents + self.item_tax_cents + self.shipping_cents + self.shipping_tax_cents
+
+
+class ReturnRequest(db.Model):
+    __tablename__ = "return_requests"
+    __table_args__ = (
+        CheckConstraint(f"status IN ({_enum_values(ReturnStatus)})", name="status"),
+        CheckConstraint("refund_timing IN ('now', 'after_receipt')", name="refund_timing"),
+        Index("ix_return_requests_status_created_at", "status", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(30), default=ReturnStatus.PENDING_AUTHORIZATION.value)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    reason: Mapped[str] = mapped_column(String(100))
+    rma_number: Mapped[str | None] = mapped_column(String(40), unique=True)
+    return_address: Mapped[str] = mapped_column(Text, default="")
+    refund_timing: Mapped[str] = mapped_column(String(20), default="after_receipt")
+    close_reason: Mapped[str] = mapped_column(String(100), default="")
+    close_message: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    authorized_at: Mapped[datetime | None] = mapped_column(DateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    order: Mapped[Order] = relationship(back_populates="returns")
+    items: Mapped[list[ReturnItem]] = relationship(back_populates="return_request", order_by="ReturnItem.id")
+
+
+class ReturnItem(db.Model):
+    __tablename__ = "return_items"
+    __table_args__ = (CheckConstraint("quantity > 0", name="quantity"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    return_request_id: Mapped[int] = mapped_column(ForeignKey("return_requests.id", ondelete="CASCADE"), index=True)
+    order_item_id: Mapped[int] = mapped_column(ForeignKey("order_items.id"))
+    quantity: Mapped[int] = mapped_column(Integer)
+
+    return_request: Mapped[ReturnRequest] = relationship(back_populates="items")
+    item: Mapped[OrderItem] = relationship()
+
+
+class Message(db.Model):
+    """A message to the buyer (Contact buyer)."""
+    __tablename__ = "messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    return_request_id: Mapped[int | None] = mapped_column(ForeignKey("return_requests.id"))
+    subject: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    sent_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    emailed_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class OrderEvent(db.Model):
+    """The order's history: every action, who did it, when, and its details."""
+    __tablename__ = "order_events"
+    __table_args__ = (Index("ix_order_events_order_id_id", "order_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    return_request_id: Mapped[int | None] = mapped_column(ForeignKey("return_requests.id"))
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    action: Mapped[str] = mapped_column(String(50))
+    details: Mapped[dict] = mapped_column(JSON, default=dict)
+
+    order: Mapped[Order] = relationship(back_populates="events")
+    user: Mapped[User | None] = relationship()

@@ -1,0 +1,5 @@
+from flask import Blueprint
+
+bp = Blueprint("shipping", __name__, url_prefix="/orders")
+
+from . import routes  # noqa: E402,F401

@@ -1,0 +1,2 @@
+"""Buy shipping (its issue builds it)."""
+from . import bp  # noqa: F401

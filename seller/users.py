@@ -1,0 +1,47 @@
+"""Accounts: creating them and checking passwords (scrypt at OWASP strength)."""
+from sqlalchemy import func, select, update
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .db import write_transaction
+from .extensions import db
+from .models import User
+
+HASH_METHOD = "scrypt:131072:8:1"
+# Checked against when the e-mail is unknown, so both answers take the same time.
+_DUMMY_HASH = generate_password_hash("not a password", method=HASH_METHOD)
+ROLES = ("owner", "staff")
+
+
+def find(email: str) -> User | None:
+    return db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+
+
+def authenticate(email: str, password: str) -> User | None:
+    user = find(email)
+    ok = check_password_hash(user.password_hash if user else _DUMMY_HASH, password)
+    return user if ok and user and user.active else None
+
+
+def create(email: str, password: str, role: str) -> User:
+    email = email.strip().lower()
+    if role not in ROLES:
+        raise ValueError("The role is owner or staff.")
+    if "@" not in email:
+        raise ValueError("Enter an e-mail address.")
+    if len(password) < 10:
+        raise ValueError("Use a password of at least 10 characters.")
+    if find(email):
+        raise ValueError(f"{email} already has an account.")
+    with write_transaction(db.session):
+        user = User(email=email, role=role, password_hash=generate_password_hash(password, method=HASH_METHOD))
+        db.session.add(user)
+    return user
+
+
+def end_sessions(user: User, new_password: str | None = None) -> None:
+    """Sign the user out everywhere (and set a new password): the session version moves on."""
+    values = {"session_version": User.session_version + 1}
+    if new_password is not None:
+        values["password_hash"] = generate_password_hash(new_password, method=HASH_METHOD)
+    with write_transaction(db.session):
+        db.session.execute(update(User).where(User.id == user.id).values(**values))
