@@ -1,5 +1,6 @@
+"""Manage Orders: the list and its actions (routes), report files, packing slips, refunds and messages."""
 from flask import Blueprint
 
 bp = Blueprint("orders", __name__, url_prefix="/orders")
 
-from . import routes  # noqa: E402,F401
+from . import files, refunds, routes, slips  # noqa: E402,F401
