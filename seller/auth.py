@@ -93,7 +93,7 @@ def login():
 
 
 @bp.post("/logout")
-@login_required
+@requires("view")
 def logout():
     """Sign out here and on every other device signed in as this user."""
     users.end_sessions(current_user)
@@ -103,7 +103,7 @@ def logout():
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
-@login_required
+@requires("view")
 def change_password():
     """Change one's own password; every other session of this user ends."""
     form = PasswordChangeForm()

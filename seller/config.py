@@ -19,6 +19,14 @@ def database_url(instance_path: str) -> str:
     return normalize_database_url(url) if url else "sqlite:///" + str(Path(instance_path) / "seller.db")
 
 
+def engine_options(url: str, lock_timeout_ms: int = 5000) -> dict:
+    """Drop dead PostgreSQL connections before use; and like SQLite's busy timeout, a writer waits for a
+    row lock at most `lock_timeout_ms`, then the request answers 503 "try again" instead of hanging."""
+    if not url.startswith("postgresql"):
+        return {}
+    return {"pool_pre_ping": True, "connect_args": {"options": f"-c lock_timeout={lock_timeout_ms}"}}
+
+
 def secret_key(instance_path: str) -> str:
     """`SECRET_KEY`; on a single host without it, a key made once and kept in the instance folder.
 
@@ -43,9 +51,8 @@ def from_environment(instance_path: str) -> dict:
     return {
         # Signs sessions and CSRF tokens. Unset: see `secret_key` (the factory asks it last).
         "SECRET_KEY": os.environ.get("SECRET_KEY", ""),
-        "SQLALCHEMY_DATABASE_URI": database_url(instance_path),
-        # Drop dead PostgreSQL connections before use instead of failing a request.
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SQLALCHEMY_DATABASE_URI": (url := database_url(instance_path)),
+        "SQLALCHEMY_ENGINE_OPTIONS": engine_options(url),
         # Cookies: not readable by scripts, not sent on cross-site posts, HTTPS-only behind TLS.
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

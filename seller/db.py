@@ -12,6 +12,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 _writing: ContextVar[bool] = ContextVar("writing", default=False)
+BUSY_TIMEOUT_MS = 5000  # how long a writer waits for SQLite's lock before "database is locked"
 
 
 @event.listens_for(Engine, "connect")
@@ -20,7 +21,7 @@ def _sqlite_connect(dbapi_conn, _record):
         return
     dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (see `_sqlite_begin`)
     cur = dbapi_conn.cursor()
-    for pragma in ("journal_mode=WAL", "busy_timeout=5000", "foreign_keys=ON", "synchronous=NORMAL"):
+    for pragma in ("journal_mode=WAL", f"busy_timeout={BUSY_TIMEOUT_MS}", "foreign_keys=ON", "synchronous=NORMAL"):
         cur.execute("PRAGMA " + pragma)
     cur.close()
 

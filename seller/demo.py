@@ -1,6 +1,7 @@
 """Demo data: orders of the last 60 days in every status, with shipments, cancellations, returns and refunds.
 
 Everything goes through the workflow verbs, so the history reads as if people had done the work."""
+import itertools
 import random
 import secrets
 from datetime import timedelta
@@ -95,13 +96,17 @@ def seed(count: int, seed_value: int = 7) -> dict[str, tuple[str, str]]:
         for n in range(count):
             recent = rng.random() < 0.45  # a busy last week, then the quieter weeks before it
             age = timedelta(minutes=rng.randint(5, 60 * 24 * (7 if recent else 60)))
-            orders.append(_make_order(rng, n, now - age, paid=age > timedelta(days=1) or rng.random() > 0.25))
+            paid = age > timedelta(days=1) or rng.random() > 0.25
+            if n % 25 == 0:  # a few orders placed today and not paid yet
+                age, paid = timedelta(minutes=rng.randint(5, 600)), False
+            orders.append(_make_order(rng, n, now - age, paid=paid))
+    fates = itertools.cycle(["pending", "authorized", "completed", "closed", "partial"])
     for order in orders:
-        _work_on(rng, order, boss, now)
+        _work_on(rng, order, boss, now, fates)
     return accounts
 
 
-def _work_on(rng: random.Random, order, user, now):
+def _work_on(rng: random.Random, order, user, now, fates):
     """Do to an order what a seller would have done by now, given its age."""
     age = now - order.purchased_at
     if order.status != "Unshipped" or age < timedelta(hours=rng.randint(6, 60)) or \
@@ -118,12 +123,12 @@ def _work_on(rng: random.Random, order, user, now):
     workflow.confirm_shipment(order, user, workflow.ShipmentInput(
         carrier=carrier, tracking_id=_tracking(rng, carrier), ship_date=clock.to_local(when, workflow.store_tz()).date(),
         shipping_service={"USPS": "Ground Advantage", "UPS": "Ground", "FedEx": "Home Delivery"}[carrier]), now=when)
-    if age < timedelta(days=5) or rng.random() > 0.25:
+    if age < timedelta(days=5) or rng.random() > 0.35:
         return
     later = when + timedelta(days=rng.randint(3, 9))
     reason = rng.choice(workflow.RETURN_REASONS)
     ret = workflow.create_return(order, user, reason, {order.items[0].id: 1}, now=later)
-    fate = rng.choice(["pending", "authorized", "completed", "closed", "partial"])
+    fate = next(fates)
     if fate == "pending":
         return
     if fate == "closed":

@@ -1,14 +1,15 @@
 """Errors as people should see them: a page, or for htmx a message in the flash area. Never a traceback."""
 import logging
 
-from flask import render_template
+from flask import g, render_template
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from .db import is_lock_error
-from .extensions import db
+from .extensions import db, login_manager
 from .htmx import is_htmx, message_fragment
+from .models import Settings
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,9 @@ def init_app(app):
     @app.errorhandler(OperationalError)
     def database_error(exc):
         db.session.rollback()
+        # The page must not need the database it reports as unavailable.
+        g._login_user = login_manager.anonymous_user()
+        g.store_settings = Settings(store_name="Seller Desk", timezone="UTC")
         log.warning("database unavailable: %s", exc)
         if is_lock_error(exc):
             return error_response(503, "The database is busy. Nothing was changed; try again in a moment.")

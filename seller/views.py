@@ -2,12 +2,14 @@
 from flask import Blueprint, redirect, url_for
 from sqlalchemy import text
 
+from .auth import requires
 from .extensions import db
 
 bp = Blueprint("views", __name__)
 
 
 @bp.get("/")
+@requires("view")
 def home():
     """Manage Orders is the home page."""
     return redirect(url_for("orders.index"))

@@ -1,0 +1,51 @@
+from zoneinfo import available_timezones
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, IntegerField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange
+
+from .common import AmountField
+
+US_ZONES = ["America/Los_Angeles", "America/Denver", "America/Phoenix", "America/Chicago", "America/New_York",
+            "America/Anchorage", "Pacific/Honolulu", "Asia/Shanghai", "Asia/Hong_Kong", "UTC"]
+TIMEZONES = US_ZONES + sorted(available_timezones() - set(US_ZONES) - {"localtime", "Factory"})
+
+
+class SettingsForm(FlaskForm):
+    store_name = StringField("Store name", validators=[DataRequired(message="Enter the store's name."), Length(max=100)])
+    seller_name = StringField("Seller name", validators=[Length(max=100)],
+                              description="Printed on packing slips; the store name when empty.")
+    timezone = SelectField("Timezone", choices=TIMEZONES,
+                           description="Days and times are shown and counted in it (Amazon US: Pacific time).")
+    handling_hours = IntegerField("Handling time (hours)", validators=[
+        InputRequired(message="Enter the handling time in hours."),
+        NumberRange(min=1, max=720, message="Between 1 and 720 hours.")])
+    handling_business_days = BooleanField("Count handling time in business days (Monday to Friday)")
+    return_address = TextAreaField("Return address", validators=[Length(max=1000)])
+    return_concession_factor = IntegerField("Return shipping concession cap: times the order's shipping", validators=[
+        NumberRange(min=0, max=10, message="Between 0 and 10.")])
+    return_concession_extra = AmountField("Return shipping concession cap: plus")
+    other_concession_percent = IntegerField("Other concessions cap (% of the order's item total)", validators=[
+        NumberRange(min=0, max=100, message="Between 0 and 100.")])
+    slip_size = SelectField("Packing slip size", choices=[SelectChoice("letter", "Letter (8.5 × 11 in)"),
+                                                               SelectChoice("4x6", "4 × 6 in label")])
+    ship_from_name = StringField("Ship from: name", validators=[Length(max=100)])
+    ship_from_street1 = StringField("Ship from: street", validators=[Length(max=100)])
+    ship_from_street2 = StringField("Ship from: street, line 2", validators=[Length(max=100)])
+    ship_from_city = StringField("Ship from: city", validators=[Length(max=60)])
+    ship_from_state = StringField("Ship from: state", validators=[Length(max=30)])
+    ship_from_zip = StringField("Ship from: ZIP code", validators=[Length(max=20)])
+    ship_from_country = StringField("Ship from: country code", validators=[Length(min=2, max=2)])
+    ship_from_phone = StringField("Ship from: phone", validators=[Length(max=30)])
+    demo_rates = TextAreaField("Demo shipping rates", validators=[Length(max=5000)],
+                               description="Used by Buy shipping when no shipping provider is configured.")
+
+
+class UserForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(message="Enter an e-mail address."),
+                                            Email(message="Enter an e-mail address.")])
+    role = SelectField("Role", choices=[SelectChoice("staff", "staff (warehouse)"), SelectChoice("owner", "owner")])
+    password = PasswordField("Password", validators=[DataRequired(message="Enter a password."),
+                                                     Length(min=10, message="Use at least 10 characters.")],
+                             render_kw={"autocomplete": "new-password"})
