@@ -1,10 +1,15 @@
 """`flask --app app ...` commands (contract §2)."""
+import os
+import sys
+
 import click
+import flask_migrate
+from flask import current_app
 from sqlalchemy import func, select
 
 from . import users
 from .extensions import db
-from .models import Order
+from .models import Order, User
 
 
 @click.command("create-user")
@@ -36,6 +41,33 @@ def seed_demo(count, seed):
         click.echo(f"  {role:5}  Email: {email}  Password: {password}")
 
 
+@click.command("serve")
+@click.option("--host", default=lambda: os.environ.get("HOST", "127.0.0.1"), show_default="127.0.0.1",
+              help="0.0.0.0 to serve tablets on the local network.")
+@click.option("--port", default=lambda: int(os.environ.get("PORT", "5000")), show_default="5000 or $PORT")
+@click.option("--workers", default=3, show_default=True, help="Worker processes (gunicorn).")
+def serve(host, port, workers):
+    """Apply migrations, say how to sign in, then serve with a production server (gunicorn; waitress on Windows)."""
+    flask_migrate.upgrade(directory=current_app.extensions["migrate"].directory)
+    url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+    if db.session.scalar(select(func.count()).select_from(User)):
+        click.echo(f"Seller Desk: open {url}/login and sign in with your e-mail and password.")
+    else:
+        click.echo("Seller Desk: nobody can sign in yet. In another terminal, create the owner's account:\n"
+                   "    uv run flask --app app create-user you@example.com --role owner\n"
+                   "or fill the empty database with demo orders and two demo accounts (their sign-in is printed):\n"
+                   "    uv run flask --app app seed-demo\n"
+                   f"then open {url}/login")
+    db.session.remove()
+    db.engine.dispose()
+    if sys.platform == "win32":
+        import waitress
+        waitress.serve(current_app._get_current_object(), host=host, port=port, threads=8)
+        return
+    os.execvp(sys.executable, [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers",
+                               str(workers), "--access-logfile", "-", "app:app"])
+
+
 def init_app(app):
-    for command in (create_user, seed_demo):
+    for command in (create_user, seed_demo, serve):
         app.cli.add_command(command)
