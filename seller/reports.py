@@ -11,11 +11,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
+from functools import cache
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import contains_eager, selectinload
+from sqlalchemy.orm import contains_eager
 
 from . import clock, workflow
 from .db import write_transaction
@@ -92,6 +93,7 @@ class _Refused(Exception):
 # ---------------------------------------------------------------- reading
 
 
+@cache
 def _column_length(model, name: str) -> int | None:
     return getattr(model.__table__.c[name].type, "length", None)
 
@@ -279,22 +281,28 @@ def _chunks(values: list, size: int = 1000):
         yield values[start:start + size]
 
 
-def _existing(orders: dict[str, _Order]) -> tuple[dict[str, Order], dict[str, str]]:
-    """The file's orders already in the database (items loaded), and who owns each of the file's item ids."""
+def _existing(orders: dict[str, _Order]) -> tuple[dict[str, tuple], dict[str, str]]:
+    """The file's orders already in the database as plain rows: order ID -> (order row, its item rows);
+    and the order ID owning each of the file's item ids. A few queries, whatever the file's size."""
     found, owners = {}, {}
+    table, items = Order.__table__, OrderItem.__table__
     for chunk in _chunks(list(orders)):
-        for order in db.session.scalars(select(Order).where(Order.order_id.in_(chunk))
-                                        .options(selectinload(Order.items))):
-            found[order.order_id] = order
+        found.update((row.order_id, (row, [])) for row in db.session.execute(
+            select(table).where(table.c.order_id.in_(chunk))))
+    by_pk = {row.id: lines for row, lines in found.values()}
+    for chunk in _chunks(list(by_pk)):
+        for item in db.session.execute(select(items).where(items.c.order_id.in_(chunk)).order_by(items.c.id)):
+            by_pk[item.order_id].append(item)
     item_ids = [item["order_item_id"] for o in orders.values() for _, item in o.items]
     for chunk in _chunks(item_ids):
-        owners.update(db.session.execute(select(OrderItem.order_item_id, Order.order_id).join(Order)
-                                         .where(OrderItem.order_item_id.in_(chunk))).all())
+        owners.update(db.session.execute(select(items.c.order_item_id, table.c.order_id).join(table)
+                                         .where(items.c.order_item_id.in_(chunk))).all())
     return found, owners
 
 
-def _changes(order: Order, parsed: _Order, has_amounts: bool, cfg) -> tuple[dict, dict[int, dict]]:
-    """What the file says differently about an order already imported: Order columns, OrderItem columns by id.
+def _changes(order, items: list, parsed: _Order, has_amounts: bool, cfg) -> tuple[dict, dict[int, dict]]:
+    """What the file says differently about an order already imported (its row and item rows):
+    Order columns, and OrderItem columns by item id.
 
     Buyer, address and items change while the order is Pending or Unshipped; afterwards the record is
     what was shipped or canceled. Amounts: updated while open, filled in once when they were unknown
@@ -310,7 +318,7 @@ def _changes(order: Order, parsed: _Order, has_amounts: bool, cfg) -> tuple[dict
                                                changes.get("promise_at", order.promise_at), cfg)
             if ship_by != order.ship_by:
                 changes["ship_by"] = ship_by
-    by_id = {item.order_item_id: item for item in order.items}
+    by_id = {item.order_item_id: item for item in items}
     file_items = {item["order_item_id"]: item for _, item in parsed.items}
     fill = has_amounts and not order.amounts_known and by_id.keys() <= file_items.keys()
     take_amounts = fill or (has_amounts and order.amounts_known and is_open)
@@ -322,8 +330,7 @@ def _changes(order: Order, parsed: _Order, has_amounts: bool, cfg) -> tuple[dict
         if diff:
             item_changes[item.id] = diff
     if take_amounts:
-        paid = sum(sum(item_changes.get(i.id, {}).get(a, getattr(i, a)) for a in AMOUNTS.values())
-                   for i in order.items)
+        paid = sum(sum(item_changes.get(i.id, {}).get(a, getattr(i, a)) for a in AMOUNTS.values()) for i in items)
         if paid != order.paid_cents:
             changes["paid_cents"] = paid
         if fill:
@@ -344,7 +351,7 @@ def import_report(data: bytes, user: User | None = None) -> ImportResult:
             existing, owners = _existing(orders)
             plans = []
             for order_id, parsed in orders.items():
-                order = existing.get(order_id)
+                order, items = existing.get(order_id, (None, []))
                 for line, item in parsed.items:
                     owner = owners.get(item["order_item_id"])
                     if owner is not None and owner != order_id:
@@ -354,9 +361,9 @@ def import_report(data: bytes, user: User | None = None) -> ImportResult:
                         result.errors.append(RowError(line, f"order {order_id} was imported before without item "
                                                             f"{item['order_item_id']}; an order cannot gain items"))
                 if order is not None and not result.errors:
-                    changes, item_changes = _changes(order, parsed, has_amounts, cfg)
+                    changes, item_changes = _changes(order, items, parsed, has_amounts, cfg)
                     if changes or item_changes:
-                        plans.append((order, changes, item_changes))
+                        plans.append(workflow.ReportUpdate(order, items, changes, item_changes))
             if result.errors:
                 result.errors.sort(key=lambda e: e.line)
                 raise _Refused

@@ -704,34 +704,44 @@ def new_orders(batch: list[tuple[dict, list[dict]]], user: User | None = None, *
          "details": {"items": len(lines), "status": row["status"]}} for row, (_, lines) in zip(rows, batch)])
 
 
-def update_from_reports(updates: list[tuple[Order, dict, dict[int, dict]]], user: User | None = None) -> None:
+@dataclass
+class ReportUpdate:
+    """What a later report changes on an order already here, with the rows the importer read it from
+    (plain rows of `orders` and `order_items`: id, status, version and the columns that change)."""
+    order: object
+    items: list
+    changes: dict  # Order columns that differ
+    item_changes: dict[int, dict]  # OrderItem columns that differ, by order_items.id
+
+
+def update_from_reports(updates: list[ReportUpdate], user: User | None = None) -> None:
     """Apply what a later report says about orders already here (no commit: the caller's transaction holds
-    the whole file). Each update: the order as the importer read it, the Order columns that differ, and the
-    OrderItem columns that differ by item id. A payment date on a Pending order makes it Unshipped
-    ('mark_paid' in the history); anything else is an 'import_update'.
+    the whole file). A payment date on a Pending order makes it Unshipped ('mark_paid' in the history);
+    anything else is an 'import_update'.
 
     Guarded in bulk: each order's UPDATE matches only the status and version the importer read, so when
-    anyone changed one of them meanwhile nothing is written (StaleVersion). The loaded objects are stale after."""
+    anyone changed one of them meanwhile nothing is written (StaleVersion)."""
     orders, items, events, now = Order.__table__, OrderItem.__table__, OrderEvent.__table__, utcnow()
     plain = lambda v: v.isoformat() if isinstance(v, datetime) else v  # noqa: E731  (JSON details)
     order_sets, item_sets, history = {}, {}, []
-    for order, changes, item_changes in updates:
-        paid = order.status == S.PENDING and changes.get("paid_at") is not None
-        values = {**changes, "status": S.UNSHIPPED.value} if paid else changes
+    for up in updates:
+        order = up.order
+        paid = order.status == S.PENDING and up.changes.get("paid_at") is not None
+        values = {**up.changes, "status": S.UNSHIPPED.value} if paid else up.changes
         order_sets.setdefault(tuple(sorted(values)), []).append(
             {"w_id": order.id, "w_status": order.status, "w_version": order.version,
              **{"v_" + k: v for k, v in values.items()}})
         lines = []
-        for item in order.items:
-            if diff := item_changes.get(item.id):
+        for item in up.items:
+            if diff := up.item_changes.get(item.id):
                 item_sets.setdefault(tuple(sorted(diff)), []).append(
                     {"w_id": item.id, **{"v_" + k: v for k, v in diff.items()}})
                 lines.append({"order_item_id": item.order_item_id,
                               **{attr: [getattr(item, attr), value] for attr, value in diff.items()}})
         history.append({"order_id": order.id, "user_id": user.id if user else None, "at": now,
                         "action": "mark_paid" if paid else "import_update",
-                        "details": {"changes": {k: [plain(getattr(order, k)), plain(v)] for k, v in changes.items()},
-                                    "items": lines}})
+                        "details": {"changes": {k: [plain(getattr(order, k)), plain(v)]
+                                                for k, v in up.changes.items()}, "items": lines}})
     for columns, params in order_sets.items():
         stmt = (update(orders).where(orders.c.id == bindparam("w_id"), orders.c.status == bindparam("w_status"),
                                      orders.c.version == bindparam("w_version"))

@@ -498,7 +498,8 @@ def test_browser_upload_shows_progress_and_swaps_in_the_result(page, live_server
     assert page.locator("[data-upload-progress] progress").evaluate("bar => bar.value") == 40
     page.get_by_label("Order report").set_input_files(path)
     page.get_by_role("button", name="Upload").click()
-    expect(page.locator(".import-result")).to_contain_text("Imported: 1 new, 0 updated, 0 unchanged")
+    expect(page.locator(".import-result")).to_contain_text("Imported: 1 new, 0 updated, 0 unchanged",
+                                                           timeout=15_000)  # a busy 2-core CI box
     assert page.evaluate("window.samePage") is True  # swapped in place, no page load
 
 
