@@ -1,6 +1,7 @@
 """`flask --app app ...` commands (contract §2)."""
 import os
 import sys
+from pathlib import Path
 
 import click
 import flask_migrate
@@ -68,6 +69,37 @@ def serve(host, port, workers):
                                str(workers), "--access-logfile", "-", "app:app"])
 
 
+@click.command("import-orders")
+@click.argument("file", type=click.File("rb"))
+def import_orders(file):
+    """Import an Amazon order report (Order Report or Unshipped Orders Report), all of it or nothing."""
+    from .reports import import_report
+    result = import_report(file.read())
+    if not result.ok:
+        for error in result.errors:
+            click.echo(f"Line {error.line}: {error.message}", err=True)
+        raise click.ClickException(f"Nothing was imported: {len(result.errors)} bad "
+                                   f"row{'' if len(result.errors) == 1 else 's'}.")
+    click.echo(f"Imported {file.name}: {result.summary()}")
+
+
+@click.command("export-shipments")
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="First store day, YYYY-MM-DD (default: no limit).")
+@click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="Last store day, YYYY-MM-DD (default: no limit).")
+@click.option("--output", type=click.Path(dir_okay=False, writable=True),
+              help="File to write (default: standard output).")
+def export_shipments(since, until, output):
+    """Write the shipping confirmation file (Amazon's OrderFulfillment template) for the shipments
+    confirmed on the store days since..until, both included."""
+    from .reports import shipping_confirmations
+    text, rows = shipping_confirmations(since and since.date(), until and until.date())
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    Path(output).write_text(text, encoding="utf-8", newline="")
+    click.echo(f"Wrote {rows} rows to {output}.")
+
+
 def init_app(app):
-    for command in (create_user, seed_demo, serve):
+    for command in (create_user, seed_demo, import_orders, export_shipments, serve):
         app.cli.add_command(command)

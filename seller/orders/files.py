@@ -1,19 +1,39 @@
-"""Order report import and shipping confirmation export (the import/export issue builds these)."""
-from flask import abort
+"""Order report import and shipping confirmation export (contract §8), over `seller.reports`."""
+from flask import Response, render_template, request
+from flask_login import current_user
 
+from .. import clock, reports, workflow
 from ..auth import requires
+from ..forms.files import ExportForm, ImportForm
+from ..htmx import is_partial
 from . import bp
 
 
 @bp.route("/import", methods=["GET", "POST"])
 @requires("import_orders")
 def import_orders():
-    """Upload an Amazon order report."""
-    abort(501)
+    """Upload an Amazon order report: counts, or the bad rows by line number (422, nothing imported).
+    htmx: the upload section (form and result) alone; otherwise the whole page."""
+    form, result = ImportForm(), None
+    if form.validate_on_submit():
+        result = reports.import_report(form.report.data.read(), current_user._get_current_object())
+    status = 422 if form.errors or (result and not result.ok) else 200
+    template = "orders/_import.html" if is_partial() else "orders/import.html"
+    return render_template(template, form=form, result=result), status
 
 
 @bp.get("/export")
 @requires("view")
 def export_shipments():
-    """Download the shipping confirmation file for a date range."""
-    abort(501)
+    """The shipping confirmation file for `?from=&to=` as a download; without them, the form to pick the days
+    (422 with the messages when they are not dates)."""
+    if not request.args.keys() & {"from", "to"}:
+        today = clock.local_today(workflow.store_tz())
+        return render_template("orders/export.html", form=ExportForm(formdata=None, since=today, until=today))
+    form = ExportForm(formdata=request.args)
+    if not form.validate():
+        return render_template("orders/export.html", form=form), 422
+    text, _ = reports.shipping_confirmations(form.since.data, form.until.data)
+    filename = f"shipping-confirmation-{form.since.data.isoformat()}-{form.until.data.isoformat()}.txt"
+    return Response(text, mimetype="text/plain",
+                    headers={"Content-Disposition": f"attachment; filename={filename}"})

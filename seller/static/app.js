@@ -28,4 +28,14 @@
       box.checked = all.checked;
     });
   });
+  // Uploads (order reports): a <progress> in the form shows how much of the file has been sent.
+  document.addEventListener("htmx:xhr:progress", function (e) {
+    var box = e.target.querySelector && e.target.querySelector("[data-upload-progress]");
+    if (!box || !e.detail.lengthComputable || !e.detail.total) return;
+    var bar = box.querySelector("progress"), done = Math.round(e.detail.loaded / e.detail.total * 100);
+    box.hidden = false;
+    bar.value = Math.max(bar.value, done);
+    box.querySelector(".upload-status").textContent = bar.value < 100 ? "Uploading… " + bar.value + " %"
+      : "Uploaded. Checking and importing the orders…";
+  });
 })();
