@@ -4,6 +4,7 @@ The suite runs on SQLite (a WAL file per test) by default, and on PostgreSQL whe
 is set (tables emptied between tests). Browser tests drive Debian's Chromium; with
 `SELLER_REQUIRE_BROWSER=1` (as in CI) a missing browser fails the run instead of skipping.
 """
+import contextvars
 import os
 import shutil
 import socket
@@ -16,6 +17,8 @@ from pathlib import Path
 
 import jinja2
 import pytest
+from flask import has_app_context
+from flask.testing import FlaskClient
 from sqlalchemy import text
 from werkzeug.security import generate_password_hash
 
@@ -40,10 +43,22 @@ def db_url(tmp_path):
     return PG or f"sqlite:///{tmp_path / 'test.db'}"
 
 
+class IsolatedClient(FlaskClient):
+    """Each request runs in contexts of its own, as in production (its own `g`, session and user); the test's
+    session is rolled back afterwards so that it reads what the request committed."""
+
+    def open(self, *args, **kwargs):
+        response = contextvars.Context().run(super().open, *args, **kwargs)
+        if has_app_context():
+            _db.session.rollback()
+        return response
+
+
 def make_app(db_url, **config):
     app = create_app({"TESTING": True, "SECRET_KEY": "test", "SQLALCHEMY_DATABASE_URI": db_url,
                       "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": False, **config})
     app.jinja_env.undefined = jinja2.StrictUndefined
+    app.test_client_class = IsolatedClient
     return app
 
 
@@ -67,6 +82,24 @@ def app(db_url):
         _db.session.remove()
     with app.app_context():
         _db.engine.dispose()
+
+
+@pytest.fixture
+def app_with(db_url):
+    """Another app on the test database with other settings, schema ready, its connections closed after."""
+    made = []
+
+    def build(**config):
+        other = make_app(config.pop("db_url", db_url), **config)
+        made.append(other)
+        if "SQLALCHEMY_DATABASE_URI" not in config:
+            reset_schema(other)
+        return other
+    yield build
+    for other in made:
+        with other.app_context():
+            _db.session.remove()
+            _db.engine.dispose()
 
 
 @pytest.fixture
@@ -203,6 +236,8 @@ def live_server(tmp_path_factory):
     proc.terminate()
     proc.wait(10)
     log.close()
+    with app.app_context():
+        _db.engine.dispose()
 
 
 @pytest.fixture
@@ -241,3 +276,13 @@ def browser_sign_in(page, base, email, password=PASSWORD):
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url("**/orders**")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """With SELLER_NO_SKIPS=1 (CI), a skipped test is a failed one: nothing may quietly not run."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and os.environ.get("SELLER_NO_SKIPS") == "1":
+        report.outcome = "failed"
+        report.longrepr = f"skipped, but SELLER_NO_SKIPS=1: {report.longrepr}"

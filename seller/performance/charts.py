@@ -99,12 +99,12 @@ def daily_chart(metric: Metric) -> Chart:
         run.append(f"{x},{points[-1].y}")
         lines[-1] = " ".join(run)
     step = (hi - lo) / TICKS
-    y_ticks = [(y(lo + step * k), pct(lo + step * k, places=None)) for k in range(TICKS + 1)
-               if lo + step * k != d.target]
+    target_y = y(d.target)
+    y_ticks = [(y(lo + step * k), pct(lo + step * k, places=None)) for k in range(TICKS + 1)]
+    y_ticks = [(at, label) for at, label in y_ticks if abs(at - target_y) >= 16]  # the target's label wins
     last = len(metric.daily) - 1
     x_ticks = [(round(LEFT + (i + 0.5) * slot, 1), "Today" if i == last else day_label(day))
                for i, (day, _) in enumerate(metric.daily) if (last - i) % LABEL_EVERY == 0]
-    target_y = y(d.target)
     band = (target_y, HEIGHT - BOTTOM - target_y) if d.higher_is_better else (TOP, target_y - TOP)
     with_orders = [(day, r) for day, r in metric.daily if r.total]
     return Chart(d.slug, f"{d.name} per day, last {len(metric.daily)} days", _describe(metric, with_orders),

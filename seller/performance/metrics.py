@@ -61,6 +61,7 @@ class Definition:
     of: str  # what the denominator counts, e.g. "orders confirmed"
     against: str  # what counts against the rate, for the drill-down's heading
     date_label: str  # the date that places an order in the window
+    explain: str  # how it is counted, in a seller's words
 
     @property
     def target_text(self) -> str:
@@ -78,12 +79,18 @@ class Definition:
         return rate.total - rate.count if self.higher_is_better else rate.count
 
 
-LATE_SHIPMENT = Definition("late-shipment-rate", "Late Shipment Rate", Decimal(4), False, (10, 30), "late",
-                           "orders confirmed", "Shipments confirmed after Ship by", "Confirmed")
-CANCEL = Definition("cancel-rate", "Pre-fulfillment Cancel Rate", Decimal("2.5"), False, (7,), "canceled by you",
-                    "orders", "Orders you canceled (Buyer canceled not counted)", "Order date")
-VALID_TRACKING = Definition("valid-tracking-rate", "Valid Tracking Rate", Decimal(95), True, (30,),
-                            "with valid tracking", "shipments", "Shipments without valid tracking", "Confirmed")
+LATE_SHIPMENT = Definition(
+    "late-shipment-rate", "Late Shipment Rate", Decimal(4), False, (10, 30), "late", "orders confirmed",
+    "Shipments confirmed after Ship by", "Confirmed",
+    "Orders whose shipment you confirmed after Ship by, of the orders you confirmed, by day of confirmation.")
+CANCEL = Definition(
+    "cancel-rate", "Pre-fulfillment Cancel Rate", Decimal("2.5"), False, (7,), "canceled by you", "orders",
+    "Orders you canceled (Buyer canceled not counted)", "Order date",
+    "Orders you canceled before shipping, of all orders, by order date. Buyer canceled does not count.")
+VALID_TRACKING = Definition(
+    "valid-tracking-rate", "Valid Tracking Rate", Decimal(95), True, (30,), "with valid tracking", "shipments",
+    "Shipments without valid tracking", "Confirmed",
+    "Shipments whose tracking ID fits a listed carrier's format, by day of confirmation. Carrier Other never counts.")
 DEFINITIONS = {d.slug: d for d in (LATE_SHIPMENT, CANCEL, VALID_TRACKING)}
 
 
