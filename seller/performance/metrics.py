@@ -14,8 +14,8 @@
   counts as valid, whatever carrier name was typed. Target: at least 95 %.
 
 A window of N days is today and the N - 1 store days before it, in the store's timezone (its own UTC offset
-on each side of a DST change). Rates come from SQL aggregates grouped by store day, never from orders loaded
-into Python; a window without orders has no rate (`Rate.percent` is None: "no orders"), not 0 %.
+on each side of a DST change). Rates come from SQL counts per store day, each over an index range, never from
+orders loaded into Python; a window without orders has no rate (`Rate.percent` is None: "no orders"), not 0 %.
 """
 from __future__ import annotations
 
@@ -143,7 +143,7 @@ class Days:
         return self.bounds[-n - 1], self.bounds[-1]
 
     def table(self):
-        """The days as a derived table (i, lo, hi) of UTC bounds: 30 constant rows (text keeps its cache key cheap)."""
+        """The days as a derived table (i, lo, hi) of UTC bounds: constant rows (as text: a cheap cache key)."""
         sql = " UNION ALL ".join(f"SELECT {i} AS i, :lo{i} AS lo, :hi{i} AS hi" for i in range(len(self.days)))
         params = [bindparam(f"{k}{i}", t, DateTime) for i, (lo, hi) in enumerate(zip(self.bounds, self.bounds[1:]))
                   for k, t in (("lo", lo), ("hi", hi))]
@@ -177,6 +177,7 @@ def _metric(definition: Definition, days: Days, daily: list[Rate]) -> Metric:
 def report(now: datetime | None = None) -> list[Metric]:
     """The three rates with their windows and their last CHART_DAYS days, from one statement."""
     days = Days.ending(now or utcnow(), workflow.store_tz())
+    # Only cancel_order makes an order Canceled: the status narrows the scan to canceled orders (by index).
     canceled = and_(Order.status == OrderStatus.CANCELED.value, Cancellation.order_id == Order.id,
                     Cancellation.reason != BUYER_CANCELED)
     current = Shipment.superseded_at.is_(None)
@@ -184,9 +185,13 @@ def report(now: datetime | None = None) -> list[Metric]:
                       _count(Order, Order.purchased_at), _count(Order, Order.purchased_at, canceled),
                       _count(Shipment, Shipment.confirmed_at, current),
                       _count(Shipment, Shipment.confirmed_at, current, TRACKING_VALID))
-    return [_metric(LATE_SHIPMENT, days, [Rate(c[1], c[0]) for c in counts]),
-            _metric(CANCEL, days, [Rate(c[3], c[2]) for c in counts]),
-            _metric(VALID_TRACKING, days, [Rate(c[5], c[4]) for c in counts])]
+    late, cancel, tracking = [], [], []
+    for confirmed, confirmed_late, ordered, seller_canceled, shipments, valid in counts:
+        late.append(Rate(confirmed_late, confirmed))
+        cancel.append(Rate(seller_canceled, ordered))
+        tracking.append(Rate(valid, shipments))
+    return [_metric(LATE_SHIPMENT, days, late), _metric(CANCEL, days, cancel),
+            _metric(VALID_TRACKING, days, tracking)]
 
 
 # ---------------------------------------------------------------- orders at risk of shipping late
