@@ -309,7 +309,8 @@ def test_empty_store_shows_no_orders_not_zero(owner_client):
     assert html.count('<span class="perf-rate">no orders</span>') == 4  # 10 and 30 days, 7 days, 30 days
     assert html.count("No orders in this window") == 4
     assert "0.00%" not in html and "<circle" not in html
-    assert "No orders on any of these days." in html
+    assert "No orders on any of these days." in html and html.count("No orders in these 30 days</text>") == 3
+    assert " of 0 " not in html
     assert "No unshipped order is past Ship by or due within 12 hours." in html
 
 
