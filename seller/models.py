@@ -110,6 +110,8 @@ class Order(db.Model):
         Index("ix_orders_purchased_at_id", "purchased_at", "id"),
         Index("ix_orders_status_purchased_at", "status", "purchased_at"),
         Index("ix_orders_ship_by", "ship_by"),
+        Index("ix_orders_shipped_at_late", "shipped_at", "late"),  # Late Shipment Rate per day
+        Index("ix_orders_status_ship_by", "status", "ship_by"),  # orders at risk of shipping late
         Index("ix_orders_buyer_email", "buyer_email"),
         Index("ix_orders_buyer_name", "buyer_name"),
     )
@@ -212,7 +214,10 @@ class Shipment(db.Model):
     """A shipment confirmation; editing one supersedes it with a new row."""
     __tablename__ = "shipments"
     __table_args__ = (Index("ix_shipments_tracking_id", "tracking_id"), Index("ix_shipments_order_id", "order_id"),
-                      Index("ix_shipments_confirmed_at", "confirmed_at"))
+                      Index("ix_shipments_confirmed_at", "confirmed_at"),
+                      # Valid Tracking Rate per day: the shipments in force by day, answered from the index alone
+                      Index("ix_shipments_current_tracking", "superseded_at", "confirmed_at", "tracking_valid",
+                            "carrier"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
