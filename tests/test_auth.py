@@ -5,6 +5,7 @@ import pytest
 from werkzeug.security import check_password_hash
 
 from seller import users, workflow
+from seller.performance.metrics import DEFINITIONS
 from seller.auth import PUBLIC_ENDPOINTS
 from seller.extensions import db
 from seller.models import User
@@ -14,7 +15,8 @@ from conftest import PASSWORD, add_user, make_order, sign_in
 
 def route_cases(app, order, ret):
     """Every (endpoint, method, url) of the app, filled in with real ids."""
-    values = {"order_id": order.order_id, "return_id": ret.id, "user_id": 1, "filename": "app.css"}
+    values = {"order_id": order.order_id, "return_id": ret.id, "user_id": 1, "filename": "app.css",
+              "metric": next(iter(DEFINITIONS))}
     cases = []
     adapter = app.url_map.bind("localhost")
     for rule in app.url_map.iter_rules():
