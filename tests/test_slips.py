@@ -39,6 +39,18 @@ def slip(client, order_id, **query):
     return client.get(f"/orders/{order_id}/packing-slip.pdf", query_string=query)
 
 
+def ink_outside_margins(data: bytes, margin: float) -> list[str]:
+    """Characters drawn in or beyond the page's margins (running off the page, or clipped by a printer)."""
+    outside = []
+    for page in pypdfium2.PdfDocument(data):
+        width, height, text = page.get_width(), page.get_height(), page.get_textpage()
+        for i in range(text.count_chars()):
+            left, bottom, right, top = text.get_charbox(i)
+            if min(left, bottom) < margin - 1 or right > width - margin + 1 or top > height - margin + 1:
+                outside.append(text.get_text_range(i, 1))
+    return outside
+
+
 def events(order, action="print_packing_slip"):
     return db.session.scalars(select(OrderEvent).where(OrderEvent.order_id == order.id,
                                                        OrderEvent.action == action)).all()
@@ -120,12 +132,15 @@ def test_letter_by_default_4x6_from_settings_and_the_print_choice_wins(staff_cli
     assert slip(staff_client, order.order_id, size="a4").status_code == 400
 
 
-@pytest.mark.parametrize("size", ["letter", "4x6"])
-def test_many_items_flow_onto_more_pages_each_printed_once_with_the_header_again(staff_client, order_factory, size):
+@pytest.mark.parametrize("size, margin", [("letter", 36), ("4x6", 13)])
+def test_many_items_flow_onto_more_pages_each_printed_once_with_the_header_again(staff_client, order_factory, size,
+                                                                                 margin):
     long_name = "Extra long product title " + "that keeps going and wraps onto more lines " * 3
     order = order_factory("Unshipped", items=[
         item_fields(sku=f"LOT-{i:02d}X", product_name=f"{long_name}#{i}") for i in range(60)])
-    pages = pages_text(slip(staff_client, order.order_id, size=size).data)
+    data = slip(staff_client, order.order_id, size=size).data
+    assert ink_outside_margins(data, margin) == []
+    pages = pages_text(data)
     assert len(pages) > 2
     text = " ".join(" ".join(pages).split())
     for i in range(60):
@@ -133,6 +148,19 @@ def test_many_items_flow_onto_more_pages_each_printed_once_with_the_header_again
         assert text.count(f"#{i} SKU") == 1, i  # the whole name, wrapped, is there
     for page in pages:
         assert "Product details" in page and order.order_id in page
+
+
+@pytest.mark.parametrize("size, margin", [("letter", 36), ("4x6", 13)])
+def test_long_words_and_chinese_titles_wrap_inside_the_page(staff_client, order_factory, size, margin):
+    chinese = "儿童保温杯带吸管316不锈钢幼儿园小学生水杯男女宝宝防摔水壶500ml大容量便携保温水杯" * 2
+    order = order_factory("Unshipped", recipient_name="Bartholomew Fitzgerald-Montgomery-Worthington-Kensington",
+                          ship_address_1="Suite 1200, Building C, 4500 Northwest Technology Boulevard East " * 2,
+                          items=[item_fields(sku="CN-LONG", product_name=chinese),
+                                 item_fields(sku="X" * 60, product_name="Supercalifragilistic" * 8)])
+    data = slip(staff_client, order.order_id, size=size).data
+    assert ink_outside_margins(data, margin) == []
+    text = "".join("".join(pages_text(data)).split())
+    assert chinese in text and "Supercalifragilistic" * 8 in text and "X" * 60 in text
 
 
 def test_markup_in_buyer_data_prints_as_text_and_nothing_is_fetched(staff_client, order_factory):
