@@ -16,6 +16,7 @@ from xhtml2pdf.config.resources import ResourceAccessError
 from conftest import item_fields
 from seller import pdf, workflow
 from seller.extensions import db
+from seller.orders import slips
 from seller.models import OrderEvent
 
 LETTER, FOUR_BY_SIX = (612, 792), (288, 432)
@@ -129,7 +130,8 @@ def test_letter_by_default_4x6_from_settings_and_the_print_choice_wins(staff_cli
     assert page_sizes(slip(staff_client, order.order_id, size="letter").data) == {LETTER}
     batch = staff_client.post("/orders/packing-slips.pdf", data={"order_ids": [order.order_id], "size": "letter"})
     assert page_sizes(batch.data) == {LETTER}
-    assert slip(staff_client, order.order_id, size="a4").status_code == 400
+    refused = slip(staff_client, order.order_id, size="a4")
+    assert refused.status_code == 400 and "letter or 4x6" in refused.text
 
 
 @pytest.mark.parametrize("size, margin", [("letter", 36), ("4x6", 13)])
@@ -212,6 +214,14 @@ def test_a_template_asking_for_anything_else_does_not_render(app):
         pdf.render_pdf("pdf/remote.html")
 
 
+def test_errors_xhtml2pdf_reports_raise(app, monkeypatch):
+    status = type("Status", (), {"err": 1, "log": [("error", 3, "cannot draw the frame", None)]})()
+    monkeypatch.setattr(pdf.pisa, "pisaDocument", lambda *args, **kwargs: status)
+    with app.test_request_context(), pytest.raises(pdf.PDFError, match="cannot draw the frame"):
+        pdf.render_pdf("pdf/packing_slip.html", orders=[], size="letter", page_size="letter", page_margin="0.5in",
+                       store_name="S", seller_name="S")
+
+
 def test_code128_carries_ascii_only(app):
     assert pdf.code128("113-1234567-1234567").src.startswith("data:image/png;base64,")
     assert pdf.code128("") is None
@@ -278,6 +288,17 @@ def test_scope_unshipped_with_nothing_unshipped_says_so(owner_client, order_fact
     response = owner_client.post("/orders/packing-slips.pdf", data={"scope": "unshipped"})
     assert response.status_code == 422
     assert "No Unshipped orders" in response.text
+
+
+def test_a_print_too_large_for_one_request_is_refused(owner_client, order_factory, monkeypatch):
+    monkeypatch.setattr(slips, "MAX_SLIPS", 2)
+    orders = [order_factory("Unshipped") for _ in range(3)]
+    response = owner_client.post("/orders/packing-slips.pdf", data={"scope": "unshipped"})
+    assert response.status_code == 422
+    assert "more than the 2 slips" in response.text
+    assert not any(events(o) for o in orders)
+    assert owner_client.post("/orders/packing-slips.pdf",
+                             data={"order_ids": [o.order_id for o in orders[:2]]}).status_code == 200
 
 
 @pytest.mark.parametrize("htmx", [False, True])

@@ -1,7 +1,7 @@
 """Packing slips (contract §5, W5): one order's, or one PDF for many, one slip a page. Plain links, not htmx."""
 import re
 
-from flask import Response, abort, request
+from flask import Response, request
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -33,7 +33,7 @@ def _pdf_response(orders: list[Order], filename: str):
     """Render, write the print into each order's history, answer with the PDF shown inline."""
     size = request.values.get("size") or workflow.settings().slip_size
     if size not in PAGES:
-        abort(400)
+        return error_response(400, "Choose a slip size: letter or 4x6.")
     pdf = slips_pdf(orders, size)
     try:
         workflow.record_packing_slips(orders, current_user)
