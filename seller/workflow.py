@@ -331,10 +331,18 @@ def cancel_order(order: Order, user: User | None, reason: str, memo: str = "", *
 
 
 def record_packing_slips(orders: list[Order], user: User | None) -> None:
-    """Write 'printed packing slip' into each order's history, once per order."""
+    """Write 'printed packing slip' into each order's history, once per order. Only Unshipped and Shipped orders
+    have a packing slip: any other refuses the whole print, naming it."""
+    refused = [f"{o.order_id} ({o.status})" for o in orders if o.status not in ORDER_ACTIONS["print_packing_slip"][0]]
+    if refused:
+        raise InvalidTransition(f"No packing slip for {', '.join(refused)}: only Unshipped and Shipped orders "
+                                "have one.")
+    # Ids read before the transaction: it begins by expiring what the request loaded, and a batch of 100
+    # would otherwise reload every order while holding SQLite's write lock.
+    order_ids, user_id, now = list(dict.fromkeys(o.id for o in orders)), user.id if user else None, utcnow()
     with write_transaction(db.session):
-        for order in {o.id: o for o in orders}.values():
-            _event(order, user, "print_packing_slip")
+        db.session.execute(insert(OrderEvent), [{"order_id": order_id, "user_id": user_id, "at": now, "details": {},
+                                                  "action": "print_packing_slip"} for order_id in order_ids])
 
 
 # ---------------------------------------------------------------- refunds

@@ -1,19 +1,79 @@
-"""Packing slips (the packing slip issue builds these)."""
-from flask import abort
+"""Packing slips (contract §5, W5): one order's, or one PDF for many, one slip a page. Plain links, not htmx."""
+import re
 
+from flask import Response, request
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from .. import clock, workflow
 from ..auth import requires
+from ..errors import error_response
+from ..extensions import db
+from ..models import Order, OrderStatus
+from ..pdf import render_pdf
 from . import bp
+from .routes import get_order
+from .search import filtered_orders
+
+# Slip size -> CSS @page size and margin.
+PAGES = {"letter": ("letter", "0.5in"), "4x6": ("4in 6in", "0.18in")}
+MAX_SLIPS = 500  # about 10 s of rendering; more is a job for several prints
+
+
+def slips_pdf(orders: list[Order], size: str) -> bytes:
+    """The packing slips of `orders`, in that order, as one PDF of the given size ('letter' or '4x6')."""
+    cfg = workflow.settings()
+    page_size, margin = PAGES[size]
+    return render_pdf("pdf/packing_slip.html", orders=orders, size=size, page_size=page_size, page_margin=margin,
+                      store_name=cfg.store_name, seller_name=cfg.seller_name or cfg.store_name)
+
+
+def _pdf_response(orders: list[Order], filename: str):
+    """Render, write the print into each order's history, answer with the PDF shown inline."""
+    size = request.values.get("size") or workflow.settings().slip_size
+    if size not in PAGES:
+        return error_response(400, "Choose a slip size: letter or 4x6.")
+    pdf = slips_pdf(orders, size)
+    try:
+        workflow.record_packing_slips(orders, current_user)
+    except workflow.WorkflowError as exc:
+        return error_response(exc.status_code, exc.message)
+    return Response(pdf, mimetype="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="{filename}"'})
 
 
 @bp.post("/packing-slips.pdf")
 @requires("print_packing_slip")
 def packing_slips():
-    """One PDF for the selected orders (form field `order_ids`, repeated), one slip a page."""
-    abort(501)
+    """One PDF for the orders selected in the list (repeated `order_ids`, in that order), or with `scope=unshipped`
+    and none selected, every Unshipped order of the list's filter. A plain form post: the answer is the PDF."""
+    order_ids = list(dict.fromkeys(i.strip() for i in request.form.getlist("order_ids") if i.strip()))
+    with_items = selectinload(Order.items)
+    if order_ids:
+        found = {o.order_id: o for o in db.session.scalars(
+            select(Order).where(Order.order_id.in_(order_ids)).options(with_items))}
+        missing = [i for i in order_ids if i not in found]
+        if missing:
+            return error_response(404, f"No order {', '.join(missing[:10])}.")
+        orders = [found[i] for i in order_ids]
+    elif request.form.get("scope") == "unshipped":
+        orders = list(db.session.scalars(filtered_orders(request.form).where(
+            Order.status == OrderStatus.UNSHIPPED.value).options(with_items)))
+    else:
+        return error_response(422, "Select the orders whose packing slips you want to print.")
+    if not orders:
+        return error_response(422, "No Unshipped orders in this list: there is no packing slip to print.")
+    if len(orders) > MAX_SLIPS:
+        return error_response(422, f"{len(orders)} orders is more than the {MAX_SLIPS} slips one print can hold. "
+                                   "Narrow the list (dates, search) and print it in parts.")
+    today = clock.local_today(workflow.store_tz())
+    return _pdf_response(orders, f"packing-slips-{today:%Y-%m-%d}-{len(orders)}-orders.pdf")
 
 
 @bp.get("/<order_id>/packing-slip.pdf")
 @requires("print_packing_slip")
 def packing_slip(order_id):
-    """One order's packing slip."""
-    abort(501)
+    """One order's packing slip (Unshipped or Shipped; others 409), Letter or 4x6 (`size`, default from Settings)."""
+    order = get_order(order_id)
+    return _pdf_response([order], f"packing-slip-{re.sub(r'[^A-Za-z0-9-]', '_', order.order_id)}.pdf")
