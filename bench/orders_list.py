@@ -12,6 +12,7 @@ import argparse
 import os
 import random
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -129,6 +130,12 @@ def run_wrk(url, cookie, seconds):
     return float(line.split()[1]), non2xx.strip()
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def serve(target, port, env):
     proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-w", "5", "-k", "sync", "-b", f"127.0.0.1:{port}",
                              "--log-level", "warning", target], cwd=ROOT, env=env)
@@ -154,7 +161,8 @@ def main():
 
     folder = Path(tempfile.mkdtemp(prefix="orders-bench-"))
     url = f"sqlite:///{folder / 'bench.db'}"
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": SECRET, "WTF_CSRF_ENABLED": False})
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": SECRET, "WTF_CSRF_ENABLED": False,
+                      "ORDERS_LIST_CACHE": False})
     try:
         with app.app_context():
             db.create_all()
@@ -185,20 +193,25 @@ def main():
             "Search orders box: tracking ID": f"/orders?q={facts['tracking_id']}",
             "page 2 of the default, 100 a page": "/orders?per_page=100&page=2",
         }
-        print(f"\nmedian server time over {a.runs} requests (test client, in process):")
+        print(f"\nmedian server time over {a.runs} requests (test client, in process, list cache off):")
         for name, spec in pages.items():
             path, headers = spec if isinstance(spec, tuple) else (spec, None)
             median_ms(client, path, 5, headers)
             print(f"  {name:36} {median_ms(client, path, a.runs, headers):7.2f} ms   {path}")
+        app.config["ORDERS_LIST_CACHE"] = True
+        median_ms(client, "/orders", 5)
+        print(f"  {'default /orders, list cache on':36} {median_ms(client, '/orders', a.runs):7.2f} ms")
+        app.config["ORDERS_LIST_CACHE"] = False
 
         with app.app_context():
-            counter = QueryCounter(db.engine)
-            print("\nSQL queries per page:")
-            for size in (25, 50, 100):
-                counter.count = 0
-                client.get(f"/orders?per_page={size}&from=2000-01-01")
-                print(f"  {size:3} a page: {counter.count} queries")
-            event.remove(db.engine, "before_cursor_execute", counter)
+            engine = db.engine
+        counter = QueryCounter(engine)
+        print("\nSQL queries per page (list cache off):")
+        for size in (25, 50, 100):
+            counter.count = 0
+            client.get(f"/orders?per_page={size}&from=2000-01-01")
+            print(f"  {size:3} a page: {counter.count} queries")
+        event.remove(engine, "before_cursor_execute", counter)
 
         client.get("/orders")
         ship = client.post(f"/orders/{unshipped_id}/ship", headers={"HX-Request": "true"},
@@ -210,10 +223,12 @@ def main():
         if a.wrk:
             env = dict(os.environ, DATABASE_URL=url, SECRET_KEY=SECRET)
             results = {}
-            for name, target, path, with_cookie in (("hello", "bench.orders_list:hello_app()", "/", False),
-                                                     ("/orders", "app:app", "/orders", True)):
-                port = 18000 + len(results)
-                proc = serve(target, port, env)
+            for name, target, path, with_cookie, cache in (
+                    ("hello", "bench.orders_list:hello_app()", "/", False, "1"),
+                    ("/orders", "app:app", "/orders", True, "1"),
+                    ("/orders, list cache off", "app:app", "/orders", True, "0")):
+                port = free_port()
+                proc = serve(target, port, dict(env, ORDERS_LIST_CACHE=cache))
                 try:
                     run_wrk(f"http://127.0.0.1:{port}{path}", cookie if with_cookie else None, 2)  # warm-up
                     results[name] = run_wrk(f"http://127.0.0.1:{port}{path}", cookie if with_cookie else None,
@@ -223,8 +238,8 @@ def main():
                     proc.wait(10)
             print("\nwrk -t2 -c20, gunicorn -w 5 -k sync, 127.0.0.1:")
             for name, (rps, non2xx) in results.items():
-                print(f"  {name:8} {rps:9.1f} requests/s {non2xx}")
-            print(f"  ratio /orders : hello = {results['/orders'][0] / results['hello'][0]:.1%}")
+                ratio = "" if name == "hello" else f"  = {rps / results['hello'][0]:.1%} of hello"
+                print(f"  {name:24} {rps:9.1f} requests/s{ratio} {non2xx}")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import event, func, select
 from werkzeug.datastructures import MultiDict
 
-from conftest import item_fields, make_app, reset_schema, sign_in
+from conftest import add_user, item_fields, make_app, reset_schema, sign_in
 from seller import clock, workflow
 from seller.extensions import db
 from seller.models import Cancellation, Order, OrderEvent, Shipment, utcnow
@@ -363,7 +363,7 @@ def test_confirm_shipment_form_opens_inline_with_htmx_and_as_a_page_without(owne
     assert f'value="{today().isoformat()}"' in html  # Ship date defaults to today in the store's timezone
     assert 'name="next" type="hidden" value="/orders?status=Unshipped"' in html
     for label in ("Ship date", "Carrier", "Carrier name", "Shipping service", "Tracking ID", "Seller note"):
-        assert re.search(rf'<label for="\w+">{label}</label>', html), label
+        assert re.search(rf'<label for="\w+-{order.id}">{label}</label>', html), label
     assert all(f'<option value="{c}">{c}</option>' in html for c in workflow.CARRIERS)
     assert ">Confirm shipment</button>" in html and ">Close</a>" in html
     page = owner_client.get(f"/orders/{order.order_id}/ship")
@@ -430,7 +430,7 @@ def test_confirm_shipment_refuses_bad_input_with_422(owner_client, order_factory
                                  data={**ship_data(**change), "version": order.version})
     html = response.get_data(as_text=True)
     assert response.status_code == 422
-    assert re.search(rf'<p class="error" id="{field}-error">{re.escape(message)}</p>', html), html
+    assert re.search(rf'<p class="error" id="{field}-{order.id}-error">{re.escape(message)}</p>', html), html
     assert ("<html" in html) == (not headers)
     db.session.refresh(order)
     assert order.status == "Unshipped" and order.shipments == []
@@ -525,10 +525,10 @@ def test_edit_shipment_keeps_the_earlier_record(owner_client, order_factory, hea
 def test_cancel_form(owner_client, order_factory):
     order = order_factory()
     html = owner_client.get(f"/orders/{order.order_id}/cancel", headers=HX).get_data(as_text=True)
-    assert re.search(r'<label for="reason">Reason for cancellation</label>', html)
+    assert re.search(rf'<label for="reason-{order.id}">Reason for cancellation</label>', html)
     options = re.findall(r'<option value="([^"]*)">', html)
     assert options == [""] + workflow.CANCEL_REASONS
-    assert re.search(r'<label for="memo">Seller memo</label>', html) and ">Submit</button>" in html
+    assert re.search(rf'<label for="memo-{order.id}">Seller memo</label>', html) and ">Submit</button>" in html
 
 
 @pytest.mark.parametrize("headers", [{}, HX], ids=["no-js", "htmx"])
@@ -561,7 +561,7 @@ def test_cancel_needs_a_reason(owner_client, order_factory, headers):
     for reason in ("", "Because"):
         response = owner_client.post(f"/orders/{order.order_id}/cancel", headers=headers, data={"reason": reason})
         assert response.status_code == 422
-        assert 'id="reason-error"' in response.get_data(as_text=True)
+        assert f'id="reason-{order.id}-error"' in response.get_data(as_text=True)
     db.session.refresh(order)
     assert order.status == "Unshipped" and order.cancellation is None
 
@@ -682,3 +682,46 @@ class TestWithCsrf:
         assert 'name="csrf_token"' in form
         ok = client.post(f"/orders/{order.order_id}/ship", headers={**HX, "X-CSRFToken": token}, data=ship_data())
         assert ok.status_code == 200
+
+
+# ---------------------------------------------------------------- the list's section cache
+
+
+def test_the_list_shows_a_change_committed_by_another_process(owner_client, order_factory, db_url):
+    import subprocess
+    import sys
+    order = order_factory(buyer_name="Before Change")
+    assert "Before Change" in owner_client.get("/orders").get_data(as_text=True)
+    script = ("import sys; from sqlalchemy import create_engine, text; e = create_engine(sys.argv[1]);\n"
+              "with e.begin() as c: c.execute(text('UPDATE orders SET buyer_name = :n WHERE id = :i'), "
+              "{'n': 'After Change', 'i': int(sys.argv[2])})")
+    subprocess.run([sys.executable, "-c", script, str(db.engine.url.render_as_string(hide_password=False)),
+                    str(order.id)], check=True)
+    db.session.remove()  # as at the end of a request (the test's app context outlives them)
+    html = owner_client.get("/orders").get_data(as_text=True)
+    assert "After Change" in html and "Before Change" not in html
+
+
+def test_the_list_turns_late_when_ship_by_passes(owner_client, order_factory, frozen_now):
+    now = utcnow()
+    order = order_factory(purchased_at=now - timedelta(hours=47))
+    frozen_now(now)
+    assert "badge-late" not in owner_client.get("/orders").get_data(as_text=True)
+    frozen_now(order.ship_by + timedelta(seconds=1))
+    assert "badge-late" in owner_client.get("/orders").get_data(as_text=True)
+
+
+def test_the_list_is_not_shared_between_owner_and_staff(app, owner_client, order_factory):
+    order = order_factory()
+    from flask import g
+    assert "Cancel order" in actions_of(owner_client.get("/orders"), order)
+    g.pop("_login_user", None)  # the test's app context outlives requests; Flask-Login keeps the user in `g`
+    staff_client = sign_in(app.test_client(), add_user("staff@example.com", "staff"))
+    assert "Cancel order" not in actions_of(staff_client.get("/orders"), order)
+
+
+def test_the_list_without_its_cache(app, owner_client, order_factory):
+    app.config["ORDERS_LIST_CACHE"] = False
+    order = order_factory()
+    assert ids_in(owner_client.get("/orders")) == [order.order_id]
+    assert ids_in(owner_client.get("/orders", headers=HX)) == [order.order_id]

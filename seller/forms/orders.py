@@ -10,7 +10,8 @@ from ..workflow import CANCEL_REASONS, CARRIERS
 
 STATUSES = [s.value for s in OrderStatus]
 PAGE_SIZES = (25, 50, 100)
-SORTS = ("date", "date_asc", "ship_by", "ship_by_desc")
+SORTS = {"date": "Order date, newest first", "date_asc": "Order date, oldest first",
+         "ship_by": "Ship by, soonest first", "ship_by_desc": "Ship by, latest first"}
 # Amazon's ship-service-level values, offered as suggestions for the Shipping service criterion.
 SERVICE_LEVELS = ("Standard", "Expedited", "SecondDay", "NextDay", "Scheduled", "FreeEconomy")
 
@@ -38,7 +39,8 @@ class FilterForm(Form):
     status = SelectField("Status", choices=_choices(STATUSES, "Any status"),
                          validators=[Optional()], validate_choice=False)
     service = StringField("Shipping service", filters=[_strip], validators=[Length(max=50)])
-    sort = HiddenField(default="date")
+    sort = SelectField("Sort by", choices=[SelectChoice(k, v) for k, v in SORTS.items()], default="date",
+                       validate_choice=False)
     per_page = SelectField("Orders per page", choices=_choices(PAGE_SIZES), default="25",
                            validate_choice=False)
     page = IntegerField(widget=HiddenInput(), default=1, validators=[Optional()])

@@ -1,8 +1,11 @@
 """Manage Orders: the list, the order page, and the shipping actions."""
 from urllib.parse import parse_qsl, urlsplit
 
-from flask import abort, render_template, request, url_for
+from datetime import datetime, timedelta
+
+from flask import abort, current_app, render_template, request, session, url_for
 from flask_login import current_user
+from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from werkzeug.datastructures import MultiDict
@@ -12,8 +15,9 @@ from ..auth import requires
 from ..extensions import db
 from ..forms.orders import SERVICE_LEVELS, CancelForm, ShipmentForm
 from ..htmx import is_partial
-from ..models import Message, Order, OrderEvent, OrderStatus, Refund, ReturnRequest, Shipment, utcnow
-from . import bp
+from ..models import Message, Order, OrderEvent, OrderStatus, Refund, ReturnRequest, Shipment
+from . import bp, search
+from .cache import data_version, sections
 from .rows import back_to_list, row_response
 from .search import OrderFilter
 
@@ -82,7 +86,7 @@ def next_url() -> str:
 
 def is_late(order: Order, now=None) -> bool:
     """Confirmed late, or still unshipped past Ship by."""
-    return order.late or (order.status == OrderStatus.UNSHIPPED and (now or utcnow()) > order.ship_by)
+    return order.late or (order.status == OrderStatus.UNSHIPPED and (now or search.utcnow()) > order.ship_by)
 
 
 @bp.app_context_processor
@@ -100,19 +104,42 @@ def _page_orders(listing: OrderFilter) -> list[Order]:
     return list(db.session.scalars(stmt))
 
 
+def _render_list() -> tuple[str, datetime]:
+    """The list section, and when time alone would change it (next store midnight, next Ship by passing)."""
+    listing = list_filter()
+    counts = order_counts()
+    total = counts[listing.status or "All"]
+    orders = _page_orders(listing)
+    html = render_template("orders/_list.html", listing=listing, form=listing.form, orders=orders, total=total,
+                           pages=max((total + listing.per_page - 1) // listing.per_page, 1),
+                           user=current_user._get_current_object(), service_levels=SERVICE_LEVELS)
+    now = search.utcnow()
+    midnight = clock.local_day_start(clock.local_today(listing.tz, now) + timedelta(days=1), listing.tz)
+    return html, min([midnight] + [o.ship_by for o in orders if o.status == OrderStatus.UNSHIPPED and o.ship_by > now])
+
+
+def _list_section() -> str:
+    """The list section, from the cache when the data, the user, the session and the URL are the same."""
+    version = data_version(db.session) if current_app.config.get("ORDERS_LIST_CACHE", True) else None
+    if version is None:
+        return _render_list()[0]
+    key = (version, current_user.get_id(), current_user.role, session.get("csrf_token"), request.full_path,
+           is_partial())
+    html = sections.get(key, search.utcnow())
+    if html is None:
+        html, expires = _render_list()
+        sections.put(key, html, expires)
+    return html
+
+
 @bp.get("")
 @requires("view")
 def index():
     """The order list. htmx (filters, tabs, sort, pages): the list section only; otherwise the full page."""
-    listing = list_filter()
-    counts = order_counts()
-    total = counts[listing.status or "All"]
-    pages = max((total + listing.per_page - 1) // listing.per_page, 1)
-    context = {"listing": listing, "form": listing.form, "orders": _page_orders(listing), "total": total,
-               "pages": pages, "user": current_user, "service_levels": SERVICE_LEVELS}
+    section = _list_section()
     if is_partial():
-        return render_template("orders/_list.html", **context)
-    return render_template("orders/index.html", **context)
+        return section
+    return render_template("orders/index.html", section=Markup(section))
 
 
 @bp.get("/<order_id>")
@@ -141,6 +168,8 @@ def row(order_id):
 def _form_response(template: str, title: str, order: Order, form, status: int = 200):
     """The action's form: inside the list for htmx (a row holding it), a page of its own otherwise."""
     form.next.data = back_to_list()
+    for field in form:  # several forms can be open in the list, beside the search form: ids stay unique
+        field.id = field.label.field_id = f"{field.name}-{order.id}"
     context = {"order": order, "form": form, "form_template": template, "title": title, "user": current_user,
                "back": form.next.data}
     if is_partial():
