@@ -11,6 +11,7 @@ with `gunicorn -w 5 -k sync` and loads both with wrk in the same run, printing t
 import argparse
 import os
 import random
+import secrets
 import shutil
 import socket
 import statistics
@@ -116,12 +117,20 @@ def median_ms(client, url, runs, headers=None):
     return statistics.median(times)
 
 
+USER_AGENT = "orders-bench"
+
+
 def session_cookie(app, user) -> str:
-    return app.session_interface.get_signing_serializer(app).dumps({"_user_id": user.get_id(), "_fresh": True})
+    """The session cookie a browser holds after signing in from 127.0.0.1 (with USER_AGENT)."""
+    from flask_login.utils import _create_identifier
+    with app.test_request_context(environ_base={"REMOTE_ADDR": "127.0.0.1"}, headers={"User-Agent": USER_AGENT}):
+        session = {"_user_id": user.get_id(), "_fresh": True, "_id": _create_identifier(),
+                   "csrf_token": secrets.token_hex(20)}
+        return app.session_interface.get_signing_serializer(app).dumps(session)
 
 
 def run_wrk(url, cookie, seconds):
-    cmd = ["wrk", "-t2", "-c20", f"-d{seconds}s", url]
+    cmd = ["wrk", "-t2", "-c20", f"-d{seconds}s", "-H", f"User-Agent: {USER_AGENT}", url]
     if cookie:
         cmd[1:1] = ["-H", f"Cookie: session={cookie}"]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
@@ -178,6 +187,7 @@ def main():
             db.session.remove()
 
         client = app.test_client()
+        client.environ_base.update({"REMOTE_ADDR": "127.0.0.1", "HTTP_USER_AGENT": USER_AGENT})
         client.set_cookie("session", cookie)
         pages = {
             "default /orders": "/orders",

@@ -725,3 +725,22 @@ def test_the_list_without_its_cache(app, owner_client, order_factory):
     order = order_factory()
     assert ids_in(owner_client.get("/orders")) == [order.order_id]
     assert ids_in(owner_client.get("/orders", headers=HX)) == [order.order_id]
+
+
+def test_order_page_shows_refunds_returns_and_messages(owner, owner_client, order_factory):
+    import secrets
+    from decimal import Decimal
+    order = order_factory("Shipped", items=[item_fields(sku="MUG-1", price=1000, tax=80, shipping=500,
+                                                        shipping_tax=40)])
+    item = order.items[0]
+    ret = workflow.create_return(order, owner, workflow.RETURN_REASONS[0], {item.id: 1})
+    workflow.refund(order, owner, workflow.RefundInput(kind="partial", reason="Customer Return",
+                                                       idempotency_key=secrets.token_hex(8),
+                                                       amounts={item.id: (Decimal("4.00"), Decimal("0"))},
+                                                       memo_to_buyer="Sorry about that"), return_request=ret)
+    workflow.contact_buyer(order, owner, "About your mug", "It ships tomorrow.")
+    html = owner_client.get(f"/orders/{order.order_id}").get_data(as_text=True)
+    for text in ("<h2>Refunds</h2>", "Partial Refund", "Customer Return", "$4.32", "To buyer: Sorry about that",
+                 "<h2>Returns</h2>", workflow.RETURN_REASONS[0], "1 × MUG-1", "About your mug", "It ships tomorrow.",
+                 "Refunded", "Return requested", "Contacted buyer", "Create return request"):
+        assert text in html, text

@@ -1,7 +1,6 @@
 """Manage Orders: the list, the order page, and the shipping actions."""
-from urllib.parse import parse_qsl, urlsplit
-
 from datetime import datetime, timedelta
+from urllib.parse import parse_qsl, urlsplit
 
 from flask import abort, current_app, render_template, request, session, url_for
 from flask_login import current_user
@@ -219,16 +218,9 @@ def _ship_action(order_id: str, action: str):
     title = "Edit shipment" if editing else "Confirm shipment"
     if action not in workflow.available_actions(order, current_user):
         return _not_available(order, title)
-    current = order.shipment
-    if request.method == "GET":
-        form = ShipmentForm(formdata=None, version=order.version,
-                            ship_date=current.ship_date if editing and current else
-                            clock.local_today(workflow.store_tz()),
-                            carrier=current.carrier if editing and current else "",
-                            carrier_name=current.carrier_name if editing and current else "",
-                            shipping_service=current.shipping_service if editing and current else "",
-                            tracking_id=current.tracking_id if editing and current else "",
-                            note=current.note if editing and current else "")
+    if request.method == "GET":  # Edit shipment starts from the shipment in force; Confirm from today
+        form = ShipmentForm(formdata=None, obj=order.shipment if editing else None, version=order.version,
+                            ship_date=clock.local_today(workflow.store_tz()))
         return _form_response("orders/_ship_form.html", title, order, form)
     form = ShipmentForm()
     if not form.validate():
@@ -237,7 +229,6 @@ def _ship_action(order_id: str, action: str):
     try:
         shipment = verb(order, current_user, _shipment_input(form), expected_version=form.version.data)
     except workflow.WorkflowError as exc:
-        db.session.rollback()
         return _form_response("orders/_ship_form.html", title, order, form, _refuse(form, exc))
     return row_response(order, *_shipped_message(order, shipment,
                                                  "Shipment re-confirmed" if editing else "Shipment confirmed"))
@@ -276,6 +267,5 @@ def cancel(order_id):
         workflow.cancel_order(order, current_user, form.reason.data, form.memo.data or "",
                               expected_version=form.version.data)
     except workflow.WorkflowError as exc:
-        db.session.rollback()
         return _form_response("orders/_cancel_form.html", "Cancel order", order, form, _refuse(form, exc))
     return row_response(order, f"Order {order.order_id} was canceled ({form.reason.data}).")

@@ -15,7 +15,8 @@ from .. import clock
 from ..forms.orders import PAGE_SIZES, SORTS, STATUSES, FilterForm
 from ..extensions import db
 from ..models import Order, OrderItem, Shipment, utcnow
-from ..workflow import normalize_tracking, store_tz
+from ..templating import store_settings
+from ..workflow import normalize_tracking
 
 DEFAULT_DAYS = 7
 ORDERINGS = {
@@ -71,7 +72,7 @@ class OrderFilter:
     def __init__(self, args, now: datetime | None = None):
         self.form = form = FilterForm(formdata=args if hasattr(args, "getlist") else MultiDict(args))
         form.validate()
-        self.tz = store_tz()
+        self.tz = clock.store_tz(store_settings().timezone)
         value = lambda field: "" if field.errors else (field.data or "")  # noqa: E731
         self.values = {name: value(form[name]) for name in FilterForm.CRITERIA}
         self.status = form.status.data if form.status.data in STATUSES else ""
