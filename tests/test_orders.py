@@ -702,6 +702,14 @@ def test_the_list_shows_a_change_committed_by_another_process(owner_client, orde
     assert "After Change" in html and "Before Change" not in html
 
 
+def test_the_list_shows_this_servers_own_changes_at_once(owner_client, order_factory):
+    order = order_factory()
+    assert "status-Unshipped" in owner_client.get("/orders").get_data(as_text=True)
+    assert owner_client.post(f"/orders/{order.order_id}/ship", data=ship_data()).status_code == 303
+    html = owner_client.get("/orders").get_data(as_text=True)
+    assert "status-Shipped" in html and "status-Unshipped" not in html
+
+
 def test_the_list_turns_late_when_ship_by_passes(owner_client, order_factory, frozen_now):
     now = utcnow()
     order = order_factory(purchased_at=now - timedelta(hours=47))

@@ -131,3 +131,25 @@ def test_every_action_control_is_touch_sized_on_a_tablet(signed_in, live_server)
     assert len(measured) >= 6
     assert [m for m in measured if m[1] < 44] == []
     assert page.evaluate("document.documentElement.scrollWidth") <= 1024  # no sideways scrolling
+
+
+def test_tabs_search_and_sort_swap_the_list_and_keep_a_shareable_url(signed_in, live_server):
+    page = signed_in
+    unshipped, shipped = make_order("Unshipped"), make_order("Shipped")
+    page.goto(f"{live_server.url}/orders")
+    page.evaluate("window.__notReloaded = true")
+    page.locator("#order-tabs a").filter(has_text="Unshipped").click()
+    page.wait_for_url("**/orders?status=Unshipped")
+    assert page.locator('tr[data-order-id] .status-Shipped').count() == 0
+    assert page.locator(f'tr[data-order-id="{unshipped.order_id}"]').is_visible()
+    page.get_by_label("Search orders").fill(shipped.order_id)
+    page.get_by_label("Search orders").press("Enter")
+    page.wait_for_url(f"**q={shipped.order_id}**")
+    page.locator("#order-tabs a").filter(has_text="All").click()
+    page.locator(f'tr[data-order-id="{shipped.order_id}"]').wait_for()
+    page.get_by_label("Sort by").select_option("ship_by")
+    page.wait_for_url("**sort=ship_by**")
+    assert still_same_page(page)
+    page.reload()  # the pushed URL renders the same list as a full page
+    assert page.locator(f'tr[data-order-id="{shipped.order_id}"]').is_visible()
+    assert page.get_by_label("Search orders").input_value() == shipped.order_id
