@@ -82,6 +82,8 @@ def from_environment(instance_path: str) -> dict:
         # Buy shipping through EasyPost when a key is given; the demo provider otherwise.
         "EASYPOST_API_KEY": os.environ.get("EASYPOST_API_KEY", ""),
         "EASYPOST_API_BASE": os.environ.get("EASYPOST_API_BASE", ""),
+        # Reuse the rendered order list while no write was committed (seller/orders/cache.py).
+        "ORDERS_LIST_CACHE": os.environ.get("ORDERS_LIST_CACHE", "1") not in ("0", "false", "no"),
         # Serve without the htmx script: every page then works as plain forms and links.
         "SELLER_HTMX": os.environ.get("SELLER_HTMX", "1") not in ("0", "false", "no"),
     }

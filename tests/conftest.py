@@ -233,6 +233,8 @@ def live_server(tmp_path_factory):
         raise RuntimeError("the live server did not start: " + (folder / "server.log").read_text())
     app = make_app(url)
     yield type("Live", (), {"url": base, "app": app, "db_url": url})
+    with app.app_context():
+        _db.engine.dispose()  # close its connections now, not when they are garbage-collected
     proc.terminate()
     proc.wait(10)
     log.close()

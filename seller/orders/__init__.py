@@ -3,4 +3,4 @@ from flask import Blueprint
 
 bp = Blueprint("orders", __name__, url_prefix="/orders")
 
-from . import files, refunds, routes, slips  # noqa: E402,F401
+from . import files, history, refunds, routes, slips  # noqa: E402,F401

@@ -1,0 +1,80 @@
+"""Manage Orders forms: the list's filters (GET), Confirm/Edit shipment and Cancel order (POST)."""
+from flask_wtf import FlaskForm
+from wtforms import DateField, Form, HiddenField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import AnyOf, DataRequired, Length, Optional, ValidationError
+from wtforms.widgets import HiddenInput
+
+from ..models import OrderStatus
+from ..workflow import CANCEL_REASONS, CARRIERS
+
+STATUSES = [s.value for s in OrderStatus]
+PAGE_SIZES = (25, 50, 100)
+SORTS = {"date": "Order date, newest first", "date_asc": "Order date, oldest first",
+         "ship_by": "Ship by, soonest first", "ship_by_desc": "Ship by, latest first"}
+# Amazon's ship-service-level values, offered as suggestions for the Shipping service criterion.
+SERVICE_LEVELS = ("Standard", "Expedited", "SecondDay", "NextDay", "Scheduled", "FreeEconomy")
+
+
+def _choices(values, blank: str | None = None) -> list[SelectChoice]:
+    """Options whose value is their label, after an optional empty "choose" option."""
+    return ([SelectChoice("", blank)] if blank else []) + [SelectChoice(str(v)) for v in values]
+
+
+def _strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+class FilterForm(Form):
+    """The list's GET arguments. Not a FlaskForm: no CSRF, and usable with any args mapping."""
+    q = StringField("Search orders", filters=[_strip], validators=[Length(max=200)])
+    date_from = DateField("From", name="from", validators=[Optional()])
+    date_to = DateField("To", name="to", validators=[Optional()])
+    order_id = StringField("Order ID", filters=[_strip], validators=[Length(max=40)])
+    buyer_name = StringField("Buyer name", filters=[_strip], validators=[Length(max=200)])
+    buyer_email = StringField("Buyer email", filters=[_strip], validators=[Length(max=254)])
+    sku = StringField("SKU", filters=[_strip], validators=[Length(max=100)])
+    product_name = StringField("Product name", filters=[_strip], validators=[Length(max=200)])
+    tracking_id = StringField("Tracking ID", filters=[_strip], validators=[Length(max=100)])
+    status = SelectField("Status", choices=_choices(STATUSES, "Any status"),
+                         validators=[Optional()], validate_choice=False)
+    service = StringField("Shipping service", filters=[_strip], validators=[Length(max=50)])
+    sort = SelectField("Sort by", choices=[SelectChoice(k, v) for k, v in SORTS.items()], default="date",
+                       validate_choice=False)
+    per_page = SelectField("Orders per page", choices=_choices(PAGE_SIZES), default="25",
+                           validate_choice=False)
+    page = IntegerField(widget=HiddenInput(), default=1, validators=[Optional()])
+
+    CRITERIA = ("q", "order_id", "buyer_name", "buyer_email", "sku", "product_name", "tracking_id", "service")
+    ADVANCED = ("order_id", "buyer_name", "buyer_email", "sku", "product_name", "tracking_id", "status", "service")
+
+    def validate_date_to(self, field):
+        if field.data and self.date_from.data and field.data < self.date_from.data:
+            raise ValidationError("To must be the same day as From or later.")
+
+
+class ShipmentForm(FlaskForm):
+    """Confirm shipment and Edit shipment (contract §5)."""
+    ship_date = DateField("Ship date", validators=[DataRequired(message="Enter the ship date.")])
+    carrier = SelectField("Carrier", choices=_choices(CARRIERS, "Choose a carrier"),
+                          validators=[DataRequired(message="Choose a carrier."),
+                                      AnyOf(CARRIERS, message="Choose a carrier from the list.")],
+                          validate_choice=False)
+    carrier_name = StringField("Carrier name", filters=[_strip], validators=[Length(max=100)])
+    shipping_service = StringField("Shipping service", filters=[_strip], validators=[Length(max=100)])
+    tracking_id = StringField("Tracking ID", filters=[_strip], validators=[Length(max=100)],
+                              render_kw={"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false"})
+    note = TextAreaField("Seller note", filters=[_strip], validators=[Length(max=1000)], render_kw={"rows": 2})
+    version = IntegerField(widget=HiddenInput(), validators=[Optional()])
+    next = HiddenField()
+
+
+class CancelForm(FlaskForm):
+    """Cancel order (contract §5): a reason from Amazon's list and a memo for the seller."""
+    reason = SelectField("Reason for cancellation", choices=_choices(CANCEL_REASONS, "Choose a reason"),
+                         validators=[DataRequired(message="Choose a reason for cancellation."),
+                                     AnyOf(CANCEL_REASONS, message="Choose a reason from the list.")],
+                         validate_choice=False)
+    memo = TextAreaField("Seller memo", filters=[_strip], validators=[Length(max=1000)], render_kw={"rows": 2})
+    version = IntegerField(widget=HiddenInput(), validators=[Optional()])
+    next = HiddenField()
