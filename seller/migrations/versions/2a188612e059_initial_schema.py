@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 17d5e615b245
+Revision ID: 2a188612e059
 Revises: 
-Create Date: 2026-11-26 10:11:24.486704
+Create Date: 2026-11-26 11:27:55.280905
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '17d5e615b245'
+revision = '2a188612e059'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -65,7 +65,9 @@ def upgrade():
         batch_op.create_index('ix_orders_buyer_name', ['buyer_name'], unique=False)
         batch_op.create_index('ix_orders_purchased_at_id', ['purchased_at', 'id'], unique=False)
         batch_op.create_index('ix_orders_ship_by', ['ship_by'], unique=False)
+        batch_op.create_index('ix_orders_shipped_at_late', ['shipped_at', 'late'], unique=False)
         batch_op.create_index('ix_orders_status_purchased_at', ['status', 'purchased_at'], unique=False)
+        batch_op.create_index('ix_orders_status_ship_by', ['status', 'ship_by'], unique=False)
 
     op.create_table('settings',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -195,6 +197,7 @@ def upgrade():
     )
     with op.batch_alter_table('shipments', schema=None) as batch_op:
         batch_op.create_index('ix_shipments_confirmed_at', ['confirmed_at'], unique=False)
+        batch_op.create_index('ix_shipments_current_tracking', ['superseded_at', 'confirmed_at', 'tracking_valid', 'carrier'], unique=False)
         batch_op.create_index('ix_shipments_order_id', ['order_id'], unique=False)
         batch_op.create_index('ix_shipments_tracking_id', ['tracking_id'], unique=False)
 
@@ -342,6 +345,7 @@ def downgrade():
     with op.batch_alter_table('shipments', schema=None) as batch_op:
         batch_op.drop_index('ix_shipments_tracking_id')
         batch_op.drop_index('ix_shipments_order_id')
+        batch_op.drop_index('ix_shipments_current_tracking')
         batch_op.drop_index('ix_shipments_confirmed_at')
 
     op.drop_table('shipments')
@@ -362,7 +366,9 @@ def downgrade():
     op.drop_table('users')
     op.drop_table('settings')
     with op.batch_alter_table('orders', schema=None) as batch_op:
+        batch_op.drop_index('ix_orders_status_ship_by')
         batch_op.drop_index('ix_orders_status_purchased_at')
+        batch_op.drop_index('ix_orders_shipped_at_late')
         batch_op.drop_index('ix_orders_ship_by')
         batch_op.drop_index('ix_orders_purchased_at_id')
         batch_op.drop_index('ix_orders_buyer_name')
