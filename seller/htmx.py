@@ -1,5 +1,6 @@
 """Deciding between a fragment and a full page, in one place."""
 from flask import get_flashed_messages, render_template, request
+from markupsafe import Markup
 
 
 def is_htmx() -> bool:
@@ -13,9 +14,9 @@ def is_partial() -> bool:
             and request.headers.get("HX-History-Restore-Request") != "true")
 
 
-def flash_oob() -> str:
-    """The flash area, swapped out of band (it consumes the flashed messages)."""
-    return render_template("_flash.html", messages=get_flashed_messages(with_categories=True), oob=True)
+def flash_oob() -> Markup:
+    """The flash area, swapped out of band (it consumes the flashed messages); markup, not text."""
+    return Markup(render_template("_flash.html", messages=get_flashed_messages(with_categories=True), oob=True))
 
 
 def message_fragment(message: str, status: int, category: str = "error"):
