@@ -406,12 +406,12 @@ def test_two_clicks_at_once_buy_once(app, owner, easypost, ship_from):
     r, quote = get_rates(client, order)
     rate = rate_ids(r.get_data(as_text=True))[0]
     easypost.mode = "slow_buy"
-    barrier, results = threading.Barrier(2), []
+    barrier, results, target = threading.Barrier(2), [], url(order)  # threads touch no ORM object
 
     def click(c):
         with app.app_context():
             barrier.wait()
-            results.append(buy(c, order, quote, rate))
+            results.append(c.post(target, data={**quote, "rate_id": rate}, headers=HX))
             db.session.remove()
 
     threads = [threading.Thread(target=click, args=(sign_in(app.test_client(), owner),)) for _ in range(2)]
@@ -434,12 +434,13 @@ def test_two_tablets_cannot_buy_two_labels(app, owner, easypost, ship_from):
         r, quote = get_rates(tablet, order)
         quotes.append((quote, rate_ids(r.get_data(as_text=True))[0]))
     easypost.mode = "slow_buy"
-    barrier, results = threading.Barrier(2), []
+    barrier, results, target = threading.Barrier(2), [], url(order)  # threads touch no ORM object
 
     def press(i):
+        quote, rate = quotes[i]
         with app.app_context():
             barrier.wait()
-            results.append(buy(tablets[i], order, *quotes[i]))
+            results.append(tablets[i].post(target, data={**quote, "rate_id": rate}, headers=HX))
             db.session.remove()
 
     threads = [threading.Thread(target=press, args=(i,)) for i in range(2)]
