@@ -203,6 +203,8 @@ def live_server(tmp_path_factory):
     proc.terminate()
     proc.wait(10)
     log.close()
+    with app.app_context():
+        _db.engine.dispose()
 
 
 @pytest.fixture
