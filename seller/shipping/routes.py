@@ -111,6 +111,8 @@ def _parcel_values(form) -> dict:
 
 def _form(order, form, provider, *, status=200, rates=(), quote=None, retry=None):
     """The form inside the order's row (htmx), or as a page."""
+    for field in form:  # other orders' forms can be open in the list too: ids stay unique
+        field.id = field.label.field_id = f"{field.name}-{order.id}"
     context = {"order": order, "form": form, "provider": provider, "rates": rates, "quote": quote,
                "retry": retry, "next": back_to_list(), "inline": is_partial()}
     template = "shipping/_buy_row.html" if is_partial() else "shipping/buy.html"
