@@ -271,7 +271,8 @@ def test_buy_through_easypost_ships_the_order_with_the_labels_tracking_id(app, s
     r = buy(client, order, quote, rate_ids(rates.get_data(as_text=True))[0])
     body = r.get_data(as_text=True)
     assert r.status_code == 200 and "<html" not in body
-    assert f'<tr id="order-{order.id}"' in body and 'id="order-counts" hx-swap-oob="true"' in body
+    assert body.lstrip().startswith(f'<tr id="order-{order.id}"') and f'<tr id="label-{order.id}"' in body
+    assert body.count('hx-swap-oob="true"') >= 2 and 'id="flash"' in body  # tab counts and flash, out of band
     assert "HX-Request" in r.headers["Vary"] and "Print label" in body
     label = label_of(order)
     shipped = db.session.get(Order, order.id)
