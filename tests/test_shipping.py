@@ -600,6 +600,15 @@ def test_invalid_parcel_is_refused_next_to_its_field(owner_client, field, value,
     assert state(order)[0] == "Unshipped"
 
 
+def test_a_quote_from_yesterday_buys_nothing(owner_client):
+    order = make_order("Unshipped")
+    r, quote = get_rates(owner_client, order)
+    before = state(order)
+    r = buy(owner_client, order, {**quote, "ship_date": (today() - timedelta(days=1)).isoformat()}, "0")
+    assert r.status_code == 422 and "The ship date cannot be in the past." in r.get_data(as_text=True)
+    assert state(order) == before
+
+
 def test_ship_date_at_most_three_days_ahead(owner_client):
     order = make_order("Unshipped")
     assert get_rates(owner_client, order, ship_date=(today() + timedelta(days=3)).isoformat())[0].status_code == 200

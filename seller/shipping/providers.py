@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import logging
 import math
 import re
 from contextlib import contextmanager
@@ -28,8 +27,6 @@ from reportlab.pdfgen.canvas import Canvas
 
 from ..models import Order, Settings
 from ..money import CENT, AmountError, parse_amount
-
-log = logging.getLogger(__name__)
 
 SAMPLE_TEXT = "SAMPLE — NOT VALID FOR MAILING"
 # Used when the Settings rate table is empty. One rate a line: carrier, service, price, delivery days;

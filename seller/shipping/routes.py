@@ -60,11 +60,13 @@ def _buy(order, provider):
     """Buy the chosen rate: the order becomes Shipped with the label's tracking ID.
 
     htmx: the shipped row, a row under it with Print label, OOB counts and flash; otherwise 303 to
-    the list with the flash. A provider error or a refusal re-renders the form with a Try again."""
+    the list with the flash. A refusal re-renders the form with its reason; a provider error also offers
+    Try again (the same key: it never buys a second label)."""
     form = BuyForm()
     if not form.validate_on_submit():
         return _form(order, form, provider, status=422)
     try:
+        workflow.check_label_date(form.ship_date.data)  # a page left open past midnight quoted yesterday
         label, replayed = buy_label(
             order, current_user, provider, shipment_ref=form.shipment_ref.data, rate_id=form.rate_id.data,
             key=form.idempotency_key.data, ship_date=form.ship_date.data, parcel=_parcel_values(form),
