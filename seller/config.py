@@ -84,6 +84,8 @@ def from_environment(instance_path: str) -> dict:
         "EASYPOST_API_BASE": os.environ.get("EASYPOST_API_BASE", ""),
         # Reuse the rendered order list while no write was committed (seller/orders/cache.py).
         "ORDERS_LIST_CACHE": os.environ.get("ORDERS_LIST_CACHE", "1") not in ("0", "false", "no"),
+        # Seconds to wait for EasyPost before telling the seller to try again (the platform's router gives up at 30).
+        "EASYPOST_TIMEOUT": float(os.environ.get("EASYPOST_TIMEOUT", "20")),
         # Serve without the htmx script: every page then works as plain forms and links.
         "SELLER_HTMX": os.environ.get("SELLER_HTMX", "1") not in ("0", "false", "no"),
     }
