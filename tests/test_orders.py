@@ -310,8 +310,9 @@ def test_query_count_does_not_grow_with_page_size(app, owner_client, order_facto
     finally:
         event.remove(db.engine, "before_cursor_execute", count)
     assert counts[25] == counts[50] == counts[100], counts
-    # BEGIN, the user, the list cache's data version, settings, tab counts, the page, its items, its shipments
-    assert counts[100] <= 8, [s[:60] for s in statements]
+    # BEGIN, the user, the list cache's data version, settings, tab counts, the page, its items, its shipments,
+    # the at-risk count and when it next changes
+    assert counts[100] <= 10, [s[:60] for s in statements]
 
 
 # ---------------------------------------------------------------- the order page
@@ -753,3 +754,12 @@ def test_order_page_shows_refunds_returns_and_messages(owner, owner_client, orde
                  "<h2>Returns</h2>", workflow.RETURN_REASONS[0], "1 × MUG-1", "About your mug", "It ships tomorrow.",
                  "Refunded", "Return requested", "Contacted buyer", "Create return request"):
         assert text in html, text
+
+
+def test_tabs_show_the_orders_at_risk_of_late_shipment(app, owner_client, order_factory):
+    order_factory("Unshipped", purchased_at=utcnow() - timedelta(hours=40))  # due in 8 hours
+    order_factory("Unshipped", purchased_at=utcnow() - timedelta(hours=30))  # due in 18 hours: not yet
+    page = owner_client.get("/orders").get_data(as_text=True)
+    assert "1 at risk of late shipment" in page
+    order_factory("Unshipped", purchased_at=utcnow() - timedelta(hours=50))  # already past Ship by
+    assert "2 at risk of late shipment" in owner_client.get("/orders").get_data(as_text=True)

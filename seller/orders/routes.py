@@ -16,6 +16,7 @@ from ..forms.orders import SERVICE_LEVELS, CancelForm, ShipmentForm
 from ..htmx import is_partial
 from ..models import Message, Order, OrderEvent, OrderStatus, Refund, ReturnRequest, Shipment
 from . import bp, search
+from ..performance import metrics
 from .cache import data_version, sections
 from .rows import back_to_list, row_response
 from .search import OrderFilter
@@ -91,7 +92,7 @@ def is_late(order: Order, now=None) -> bool:
 @bp.app_context_processor
 def _row_helpers():
     return {"order_counts": order_counts, "order_tabs": TABS, "list_filter": list_filter, "list_url": list_url,
-            "next_url": next_url, "is_late": is_late, "order_actions": workflow.available_actions,
+            "next_url": next_url, "is_late": is_late, "at_risk_count": metrics.at_risk_count, "order_actions": workflow.available_actions,
             "today_in_store": lambda: clock.local_today(workflow.store_tz()).isoformat()}
 
 
@@ -114,7 +115,8 @@ def _render_list() -> tuple[str, datetime]:
                            user=current_user._get_current_object(), service_levels=SERVICE_LEVELS)
     now = search.utcnow()
     midnight = clock.local_day_start(clock.local_today(listing.tz, now) + timedelta(days=1), listing.tz)
-    return html, min([midnight] + [o.ship_by for o in orders if o.status == OrderStatus.UNSHIPPED and o.ship_by > now])
+    return html, min([midnight, metrics.next_at_risk_change(now)]
+                     + [o.ship_by for o in orders if o.status == OrderStatus.UNSHIPPED and o.ship_by > now])
 
 
 def _list_section() -> str:

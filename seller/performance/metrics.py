@@ -219,6 +219,13 @@ def at_risk_count(now: datetime | None = None) -> int:
     return db.session.scalar(select(func.count()).select_from(Order).where(_at_risk(now or utcnow())))
 
 
+def next_at_risk_change(now: datetime) -> datetime:
+    """When the at-risk count next grows by time alone: an Unshipped order coming within 12 hours of Ship by."""
+    due = db.session.scalar(select(func.min(Order.ship_by)).where(Order.status == OrderStatus.UNSHIPPED.value,
+                                                                  Order.ship_by > now + timedelta(hours=AT_RISK_HOURS)))
+    return due - timedelta(hours=AT_RISK_HOURS) if due else datetime.max
+
+
 def at_risk(now: datetime | None = None, limit: int | None = None) -> list[AtRisk]:
     """Those orders, the ones that can still ship on time first (soonest due first), then those past Ship by
     (most recently due first: the long-forgotten ones are the least likely to be saved)."""
