@@ -763,3 +763,10 @@ def test_tabs_show_the_orders_at_risk_of_late_shipment(app, owner_client, order_
     assert "1 at risk of late shipment" in page
     order_factory("Unshipped", purchased_at=utcnow() - timedelta(hours=50))  # already past Ship by
     assert "2 at risk of late shipment" in owner_client.get("/orders").get_data(as_text=True)
+
+
+def test_the_list_links_to_import_and_export_by_role(owner_client, staff_client):
+    owner_page = owner_client.get("/orders").get_data(as_text=True)
+    assert ">Import orders</a>" in owner_page and ">Export shipments</a>" in owner_page
+    staff_page = staff_client.get("/orders").get_data(as_text=True)
+    assert ">Import orders</a>" not in staff_page and ">Export shipments</a>" in staff_page
