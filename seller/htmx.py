@@ -1,5 +1,6 @@
 """Deciding between a fragment and a full page, in one place."""
 from flask import get_flashed_messages, render_template, request
+from markupsafe import Markup
 
 
 def is_htmx() -> bool:
@@ -14,8 +15,8 @@ def is_partial() -> bool:
 
 
 def flash_oob() -> str:
-    """The flash area, swapped out of band (it consumes the flashed messages)."""
-    return render_template("_flash.html", messages=get_flashed_messages(with_categories=True), oob=True)
+    """The flash area, swapped out of band (it consumes the flashed messages); markup, for `{{ flash_html }}`."""
+    return Markup(render_template("_flash.html", messages=get_flashed_messages(with_categories=True), oob=True))
 
 
 def message_fragment(message: str, status: int, category: str = "error"):

@@ -20,6 +20,15 @@
   document.addEventListener("htmx:timeout", function () {
     say("The server took too long to answer. Reload the page to see whether it was done.");
   });
+  // An action's panel under a list row (refunds, returns): Close empties it instead of reloading the page.
+  document.addEventListener("click", function (e) {
+    var link = e.target.closest("[data-close-panel]");
+    var panel = link && document.getElementById(link.getAttribute("data-close-panel"));
+    if (!panel) return;
+    e.preventDefault();
+    panel.innerHTML = "";
+    panel.hidden = true;
+  });
   // Check boxes: "select all" in a table header.
   document.addEventListener("change", function (e) {
     var all = e.target.closest("[data-select-all]");
