@@ -24,7 +24,8 @@ def form_response(template: str, *, title: str, panel_id: str, back: str, status
                   panel: bool | None = None, **context):
     """The form `template`. htmx GET (or `panel`): inside the panel row `panel_id`; htmx POST: the form alone
     (it targets itself); otherwise a full page with a way back to `back`."""
-    context.update(title=title, back=back, panel_id=panel_id)
+    # In the list (htmx) the form posts with htmx and swaps its row; as a page of its own it is a plain form.
+    context.update(title=title, back=back, panel_id=panel_id, inline=is_partial())
     if is_partial():
         if panel or (panel is None and request.method == "GET"):
             return render_template("_panel.html", form_template=template, **context), status

@@ -27,7 +27,7 @@ from .models import (
     Cancellation, Message, Order, OrderEvent, OrderItem, OrderStatus as S, Refund, RefundLine, ReturnItem,
     ReturnRequest, ReturnStatus as R, Settings, Shipment, User, utcnow,
 )
-from .money import from_cents, to_cents
+from .money import from_cents
 
 # ---------------------------------------------------------------- vocabularies (contract §5–§7)
 

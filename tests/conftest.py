@@ -200,6 +200,8 @@ def live_server(tmp_path_factory):
         raise RuntimeError("the live server did not start: " + (folder / "server.log").read_text())
     app = make_app(url)
     yield type("Live", (), {"url": base, "app": app, "db_url": url})
+    with app.app_context():
+        _db.engine.dispose()  # close the pooled connections (PostgreSQL warns about ones left open)
     proc.terminate()
     proc.wait(10)
     log.close()

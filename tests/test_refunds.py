@@ -9,7 +9,7 @@ from sqlalchemy import event, func, select
 from conftest import item_fields
 from seller import workflow
 from seller.extensions import db
-from seller.models import Message, Order, OrderEvent, Refund, ReturnRequest, Settings
+from seller.models import Message, Order, OrderEvent, Refund, Settings
 from seller.money import AmountError, parse_amount
 
 D = Decimal
@@ -347,6 +347,15 @@ def test_the_refund_page(owner_client, order_factory):
     assert key_of(owner_client.get(f"/orders/{order.order_id}/refund").text) != key_of(html)
 
 
+def test_as_a_page_of_its_own_the_form_is_a_plain_form(owner_client, order_factory):
+    """Its success goes back to the list (303), so it must not post with htmx; only the summary does."""
+    order = order_factory("Shipped")
+    html = owner_client.get(f"/orders/{order.order_id}/refund").text
+    form_tag = re.search(r"<form[^>]*refund-form[^>]*>", html).group(0)
+    assert "hx-post" not in form_tag and "data-submit-once" in form_tag
+    assert f'hx-post="/orders/{order.order_id}/refund/preview"' in html
+
+
 def test_the_refund_form_opens_under_the_row_with_htmx(owner_client, order_factory):
     order = order_factory("Shipped")
     response = owner_client.get(f"/orders/{order.order_id}/refund", headers=HX)
@@ -455,8 +464,8 @@ def test_recalculate_shows_the_figures_and_refunds_nothing(owner_client, order_f
 @pytest.mark.parametrize("kind, amounts, total, tax", [
     ("partial", {"item": "10", "shipping": "2.50"}, 1000 + 82 + 250 + 21, 103),
     ("partial", {"item": "20.00"}, 2165, 165),
-    ("partial", {"item": "abc"}, 0, 0),
     ("full", {"item": "1"}, PAID, 206),
+    ("full", {"item": "sNaN"}, PAID, 206),
 ])
 def test_the_preview_computes_the_tax_pro_rata(owner_client, order_factory, kind, amounts, total, tax):
     order = order_factory("Shipped")
@@ -470,11 +479,21 @@ def test_the_preview_computes_the_tax_pro_rata(owner_client, order_factory, kind
     assert state(order) == before
 
 
-def test_the_preview_says_when_an_amount_is_over_what_is_left(owner_client, order_factory):
+@pytest.mark.parametrize("kind, fields, message", [
+    ("partial", {"item-{i}-item": "25"}, "At most 20.00 is left to refund on this item."),
+    ("partial", {"item-{i}-item": "abc"}, "SKU-1, Item amount: Enter an amount in dollars and cents"),
+    ("partial", {"item-{i}-shipping": "1e3"}, "SKU-1, Shipping amount: Enter an amount in dollars and cents"),
+    ("full", {"other_concession": "10.005"}, "Other concession: Use at most two decimal places"),
+    ("full", {"return_concession": "20"}, "Return shipping concession: at most $19.98 more on this order."),
+    ("partial", {"other_concession": "20.01", "item-{i}-item": "1"}, "Other concession: at most $20.00 more"),
+])
+def test_the_preview_says_what_to_fix_and_shows_no_total(owner_client, order_factory, kind, fields, message):
     order = order_factory("Shipped")
+    i = order.items[0].id
     response = owner_client.post(f"/orders/{order.order_id}/refund/preview", headers=HX,
-                                 data={"kind": "partial", f"item-{order.items[0].id}-item": "25"})
-    assert "At most 20.00 is left to refund on this item." in response.text
+                                 data={"kind": kind, **{k.format(i=i): v for k, v in fields.items()}})
+    assert response.status_code == 200
+    assert message in response.text and 'data-total="None">—</dd>' in response.text
 
 
 def test_five_replays_make_one_refund(owner_client, order_factory):
@@ -557,16 +576,17 @@ def test_csrf_is_required(db_url, order_factory, owner):
     from conftest import make_app, sign_in
     csrf_app = make_app(db_url, WTF_CSRF_ENABLED=True)
     order = order_factory("Shipped")
-    with csrf_app.app_context():
-        client = sign_in(csrf_app.test_client(), owner)
-        page = client.get(f"/orders/{order.order_id}/refund").text
-        data = {"kind": "full", "reason": "Customer Return", "idempotency_key": key_of(page), "submit_full": "1"}
-        assert client.post(f"/orders/{order.order_id}/refund", data=data, headers=HX).status_code == 400
-        token = re.search(r'"X-CSRFToken": "([^"]+)"', page).group(1)
-        response = client.post(f"/orders/{order.order_id}/refund", data=data, headers={**HX, "X-CSRFToken": token})
-        assert response.status_code == 200
-        db.session.remove()
+    client = sign_in(csrf_app.test_client(), owner)
+    page = client.get(f"/orders/{order.order_id}/refund").text
+    data = {"kind": "full", "reason": "Customer Return", "idempotency_key": key_of(page), "submit_full": "1"}
+    assert client.post(f"/orders/{order.order_id}/refund", data=data, headers=HX).status_code == 400
+    assert state(order)[2] == 0
+    token = re.search(r'"X-CSRFToken": "([^"]+)"', page).group(1)
+    response = client.post(f"/orders/{order.order_id}/refund", data=data, headers={**HX, "X-CSRFToken": token})
+    assert response.status_code == 200
     assert state(order)[2] == PAID
+    with csrf_app.app_context():
+        db.engine.dispose()
 
 
 # ---------------------------------------------------------------- Contact buyer from Manage Orders

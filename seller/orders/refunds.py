@@ -30,19 +30,30 @@ def refund_notice(order: Order, ret: ReturnRequest | None = None) -> str | None:
 
 
 def preview_of(order: Order, form: RefundForm) -> dict:
-    """What the form would refund now, per item, with the tax pro rata (nothing is written)."""
+    """What the form would refund now, per item, with the tax pro rata (nothing is written).
+
+    While an amount is malformed or over what is left, there is no total: `errors` says what to fix."""
     kind = form.shown_kind()
+    fields = [(form.return_concession.label.text, form.return_concession),
+              (form.other_concession.label.text, form.other_concession)]
+    if kind == "partial":
+        for item in order.items:
+            fields[:0] = [(f"{item.sku}, {field.label.text}", field) for field in form.amount_fields(item.id)]
+    errors = [f"{name}: {field.errors[0]}" for name, field in fields if field.errors]
     data = form.refund_input(kind)
     try:
         lines = workflow.plan_refund_lines(order, data)
-        error = None
     except workflow.WorkflowError as exc:
-        lines, error = [], exc.message
+        lines, errors = [], [*errors, exc.message]
     by_item = {line.order_item_id: line for line in lines}
-    rows = [(item, by_item[item.id]) for item in order.items if item.id in by_item]
     rc, oc = to_cents(data.return_concession), to_cents(data.other_concession)
-    return {"kind": kind, "rows": rows, "error": error, "return_concession": rc, "other_concession": oc,
-            "total": sum(line.total_cents for line in lines) + rc + oc,
+    caps = workflow.refund_caps(order)
+    errors += [f"{field.label.text}: at most {fmt(caps[name], order.currency)} more on this order."
+               for name, field, cents in (("return_concession", form.return_concession, rc),
+                                          ("other_concession", form.other_concession, oc)) if cents > caps[name]]
+    return {"kind": kind, "rows": [(item, by_item[item.id]) for item in order.items if item.id in by_item],
+            "errors": errors, "return_concession": rc, "other_concession": oc,
+            "total": None if errors else sum(line.total_cents for line in lines) + rc + oc,
             "tax": sum(line.item_tax_cents + line.shipping_tax_cents for line in lines)}
 
 
