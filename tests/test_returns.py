@@ -90,6 +90,18 @@ def test_an_empty_tab_says_so(owner_client):
     assert "No return requests with status Closed" in owner_client.get("/returns?status=Closed").text
 
 
+def test_pages_of_fifty(owner_client, order_factory, monkeypatch):
+    from seller.returns import routes
+    monkeypatch.setattr(routes, "PER_PAGE", 2)
+    made = [new_return(order_factory("Shipped")) for _ in range(3)]
+    first = owner_client.get("/returns").text
+    assert "Page 1 of 2" in first and f'id="return-{made[2].id}"' in first and f'id="return-{made[0].id}"' not in first
+    for page in ("2", "99999999999999999999999", "x"):
+        response = owner_client.get(f"/returns?page={page}")
+        assert response.status_code == 200
+    assert f'id="return-{made[0].id}"' in owner_client.get("/returns?page=2").text
+
+
 @pytest.mark.parametrize("method, path, staff_status", [
     ("get", "/returns", 200), ("get", "/returns/new/{order_id}", 403), ("post", "/returns/new/{order_id}", 403),
     ("get", "/returns/{ret}/authorize", 403), ("post", "/returns/{ret}/authorize", 403),

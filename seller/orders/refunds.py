@@ -34,11 +34,10 @@ def preview_of(order: Order, form: RefundForm) -> dict:
 
     While an amount is malformed or over what is left, there is no total: `errors` says what to fix."""
     kind = form.shown_kind()
-    fields = [(form.return_concession.label.text, form.return_concession),
-              (form.other_concession.label.text, form.other_concession)]
-    if kind == "partial":
-        for item in order.items:
-            fields[:0] = [(f"{item.sku}, {field.label.text}", field) for field in form.amount_fields(item.id)]
+    fields = [(f"{item.sku}, {field.label.text}", field) for item in order.items
+              for field in form.amount_fields(item.id)] if kind == "partial" else []
+    fields += [(form.return_concession.label.text, form.return_concession),
+               (form.other_concession.label.text, form.other_concession)]
     errors = [f"{name}: {field.errors[0]}" for name, field in fields if field.errors]
     data = form.refund_input(kind)
     try:
@@ -58,6 +57,8 @@ def preview_of(order: Order, form: RefundForm) -> dict:
 
 
 def refund_form_response(order, form, ret, status, **options):
+    """The refund form for this order (from a return when `ret`), its figures read now, in `status`."""
+    form.kind.data = form.shown_kind()
     action = url_for("returns.refund", return_id=ret.id) if ret else url_for("orders.refund", order_id=order.order_id)
     back = safe_back("returns.index" if ret else "orders.index")
     title = (f"Issue refund · return for order {order.order_id}" if ret else f"Refund order {order.order_id}")

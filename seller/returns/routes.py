@@ -65,18 +65,18 @@ def _return_done(ret: ReturnRequest, message: str, category: str = "success"):
 def index():
     """The return requests of one status tab (All by default), newest first, 50 a page."""
     tab = current_tab()
-    page = max(request.args.get("page", 1, type=int), 1)
+    counts = return_counts()
+    pages = max((counts[tab] + PER_PAGE - 1) // PER_PAGE, 1)
+    page = min(max(request.args.get("page", 1, type=int), 1), pages)
     query = select(ReturnRequest).options(
         selectinload(ReturnRequest.order), selectinload(ReturnRequest.items).selectinload(ReturnItem.item))
     if tab != "All":
         query = query.where(ReturnRequest.status == tab)
-    counts = return_counts()
     returns = db.session.scalars(query.order_by(ReturnRequest.created_at.desc(), ReturnRequest.id.desc())
                                  .limit(PER_PAGE).offset((page - 1) * PER_PAGE)).all()
     back = request.full_path.rstrip("?")
     rows = [{"ret": r, "actions": workflow.available_return_actions(r, current_user), "back": back} for r in returns]
-    return render_template("returns/index.html", rows=rows, counts=counts, tab=tab, page=page,
-                           pages=max((counts[tab] + PER_PAGE - 1) // PER_PAGE, 1))
+    return render_template("returns/index.html", rows=rows, counts=counts, tab=tab, page=page, pages=pages)
 
 
 @bp.get("/new")
