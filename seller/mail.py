@@ -74,5 +74,5 @@ def deliver(message: Message | None) -> bool | None:
     return True
 
 
-NOT_SENT = ("The message is kept in the order's history, but it could not be e-mailed: the mail server did "
-            "not accept it. Try again later, or write to the buyer through Seller Central.")
+NOT_SENT = ("The message is kept in the order's history, but it could not be e-mailed (the mail server did not "
+            "take it, or the order has no buyer e-mail). Write to the buyer through Seller Central.")

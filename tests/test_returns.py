@@ -120,6 +120,14 @@ def test_roles(staff_client, order_factory, method, path, staff_status):
     assert snapshot() == before
 
 
+@pytest.mark.parametrize("target", ["//evil.example/returns", "https://evil.example/returns", "/returns\\..",
+                                    "javascript:alert(1)"])
+def test_next_never_leaves_the_site(owner_client, order_factory, target):
+    ret = new_return(order_factory("Shipped"))
+    response = owner_client.post(f"/returns/{ret.id}/close", data={"reason": "Other", "next": target})
+    assert response.status_code == 303 and response.headers["Location"] == "/returns"
+
+
 def test_signed_out_people_are_sent_to_sign_in(client, order_factory):
     ret = new_return(order_factory("Shipped"))
     assert client.get("/returns").status_code == 302
