@@ -3,6 +3,7 @@ import re
 from decimal import Decimal
 
 _AMOUNT = re.compile(r"[0-9]{1,9}(?:\.[0-9]{1,2})?|\.[0-9]{1,2}", re.ASCII)
+_GROUPED = re.compile(r"[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]*)?", re.ASCII)
 CENT = Decimal("0.01")
 
 
@@ -15,11 +16,15 @@ def parse_amount(text: str | None) -> Decimal:
 
     Refused: more than two decimals (10.005), exponents (1e3), Infinity, NaN, sNaN, digits other
     than 0-9, signs, and anything else that is not dollars and cents."""
-    s = (text or "").strip().removeprefix("$").replace(",", "")
-    if not s:
-        return Decimal("0.00")
+    s = (text or "").strip().removeprefix("$")
     if s.startswith("-"):
         raise AmountError("Enter an amount that is not negative.")
+    if "," in s:  # thousands separators only: "1,00" is not read as 100
+        if not _GROUPED.fullmatch(s):
+            raise AmountError("Use a point for cents and commas only between thousands, like 1,234.50.")
+        s = s.replace(",", "")
+    if not s:
+        return Decimal("0.00")
     if not _AMOUNT.fullmatch(s):
         if re.fullmatch(r"[0-9]*\.[0-9]{3,}", s, re.ASCII):
             raise AmountError("Use at most two decimal places (cents).")

@@ -362,11 +362,40 @@ class RefundInput:
     seller_memo: str = ""
 
     def fingerprint(self, return_request_id: int | None) -> str:
+        """What the form asked for, in cents (10 and 10.00 ask the same); call after `check_amounts`."""
+        amounts = {str(k): [_cents_of(a, ""), _cents_of(b, "")] for k, (a, b) in sorted(self.amounts.items())
+                   if a or b}
         body = {"kind": self.kind, "reason": self.reason, "return": return_request_id,
-                "amounts": {str(k): [str(a), str(b)] for k, (a, b) in sorted(self.amounts.items())}
-                if self.kind == "partial" else {},
-                "rc": str(self.return_concession), "oc": str(self.other_concession)}
+                "amounts": amounts if self.kind == "partial" else {},
+                "rc": _cents_of(self.return_concession, ""), "oc": _cents_of(self.other_concession, "")}
         return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+    def check_amounts(self) -> None:
+        """Every amount a finite, non-negative number of whole cents (whatever parsed it)."""
+        _cents_of(self.return_concession, "return_concession")
+        _cents_of(self.other_concession, "other_concession")
+        if self.kind == "partial":
+            for item_id, (item_amt, ship_amt) in self.amounts.items():
+                _cents_of(item_amt, f"item-{item_id}-item")
+                _cents_of(ship_amt, f"item-{item_id}-shipping")
+
+
+MAX_CENTS = 10**11  # a billion dollars: anything larger is a typing error, and would overflow the columns
+
+
+def _cents_of(value, field: str) -> int:
+    """Cents of an amount, refusing NaN, infinities, negatives, fractions of a cent and absurd sizes."""
+    if not isinstance(value, (Decimal, int)) or isinstance(value, bool) or \
+            (isinstance(value, Decimal) and not value.is_finite()):
+        raise InvalidInput("Enter an amount in dollars and cents, like 12.50.", field)
+    if value < 0:
+        raise InvalidInput("Enter an amount that is not negative.", field)
+    cents = Decimal(value) * 100
+    if cents != cents.to_integral_value():
+        raise InvalidInput("Use at most two decimal places (cents).", field)
+    if cents >= MAX_CENTS:
+        raise InvalidInput("That amount is too large.", field)
+    return int(cents)
 
 
 def _pro_rata(tax: int, part: int, whole: int, tax_left: int, part_left: int) -> int:
@@ -400,9 +429,8 @@ def plan_refund_lines(order: Order, data: RefundInput) -> list[RefundLine]:
             item_cents, ship_cents = item_left, ship_left
         else:
             item_amt, ship_amt = data.amounts.get(item.id, (Decimal(0), Decimal(0)))
-            item_cents, ship_cents = to_cents(item_amt), to_cents(ship_amt)
-            if item_cents < 0 or ship_cents < 0:
-                raise InvalidInput("Enter an amount that is not negative.", f"item-{item.id}-item")
+            item_cents = _cents_of(item_amt, f"item-{item.id}-item")
+            ship_cents = _cents_of(ship_amt, f"item-{item.id}-shipping")
             if item_cents > item_left:
                 raise RefundExceedsBalance(f"At most {from_cents(item_left)} is left to refund on this item.",
                                            f"item-{item.id}-item")
@@ -449,17 +477,15 @@ def refund(order: Order, user: User | None, data: RefundInput, *, return_request
         raise InvalidInput("Choose Full Refund or Partial Refund.")
     if not data.idempotency_key or len(data.idempotency_key) > 64:
         raise InvalidInput("This form is missing its submission key. Reload the page.")
-    for field, value in (("return_concession", data.return_concession), ("other_concession", data.other_concession)):
-        if value < 0:
-            raise InvalidInput("Enter an amount that is not negative.", field)
+    data.check_amounts()
     now = now or utcnow()
+    order_pk = order.id  # read before the transaction: its first statement must be the guard
     ret_id = return_request.id if return_request else None
+    if return_request is not None and return_request.order_id != order_pk:
+        raise InvalidInput("That return request belongs to another order.")
     try:
         with write_transaction(db.session):
-            if not order.amounts_known:
-                raise NotRefundable("This order's amounts are unknown (imported from the Unshipped Orders Report): "
-                                    "import the Order Report before refunding.")
-            if not _guard(Order, order.id, ORDER_ACTIONS["refund"][0], expected_version=expected_version):
+            if not _guard(Order, order_pk, ORDER_ACTIONS["refund"][0], expected_version=expected_version):
                 replayed = _replay(order, data, ret_id)
                 if replayed:
                     return replayed, True
@@ -467,16 +493,21 @@ def refund(order: Order, user: User | None, data: RefundInput, *, return_request
             replayed = _replay(order, data, ret_id)
             if replayed:
                 raise _Replayed(replayed)
+            # The return row next (order -> return, always in this order), so a Close request cannot slip in.
+            if return_request is not None and not _guard(ReturnRequest, ret_id,
+                                                         RETURN_ACTIONS["issue_refund"][0]):
+                _refused(return_request, "issue_refund", None, what="return request")
             db.session.refresh(order)
-            for item in order.items:
-                db.session.refresh(item)
-            if return_request is not None:
-                db.session.refresh(return_request)
-                if return_request.status not in RETURN_ACTIONS["issue_refund"][0]:
-                    raise InvalidTransition(f"This return is {return_request.status}: issue refund is not possible.")
+            if not order.amounts_known:
+                raise NotRefundable("This order's amounts are unknown (imported from the Unshipped Orders Report): "
+                                    "import the Order Report before refunding.")
             lines = plan_refund_lines(order, data)
+            paid_part = sum(line.total_cents for line in lines)
+            if data.kind == "full" and paid_part <= 0:
+                raise NotRefundable("Nothing is left to refund on this order.")
             caps = refund_caps(order)
-            rc, oc = to_cents(data.return_concession), to_cents(data.other_concession)
+            rc = _cents_of(data.return_concession, "return_concession")
+            oc = _cents_of(data.other_concession, "other_concession")
             if rc > caps["return_concession"]:
                 raise ConcessionExceedsCap(f"The return shipping concession can be at most "
                                            f"{from_cents(caps['return_concession'])} on this order.",
@@ -484,10 +515,8 @@ def refund(order: Order, user: User | None, data: RefundInput, *, return_request
             if oc > caps["other_concession"]:
                 raise ConcessionExceedsCap(f"Other concessions can be at most {from_cents(caps['other_concession'])}"
                                            " on this order.", "other_concession")
-            paid_part = sum(line.total_cents for line in lines)
             if paid_part + rc + oc <= 0:
-                raise InvalidInput("Enter an amount to refund." if data.kind == "partial"
-                                   else "Nothing is left to refund on this order.")
+                raise InvalidInput("Enter an amount to refund.", f"item-{order.items[0].id}-item")
             ok = db.session.execute(
                 update(Order).where(Order.id == order.id, Order.refunded_cents + paid_part <= Order.paid_cents)
                 .values(refunded_cents=Order.refunded_cents + paid_part,
@@ -579,7 +608,9 @@ def create_return(order: Order, user: User | None, reason: str, quantities: dict
         for item_id, qty in wanted.items():
             if item_id not in left:
                 raise InvalidInput("That item is not part of this order.")
-            if qty < 0 or qty > left[item_id]:
+            if qty < 0:
+                raise InvalidInput("Enter a quantity of 0 or more.", f"quantity-{item_id}")
+            if qty > left[item_id]:
                 raise ReturnQuantityExceeded(f"At most {left[item_id]} can be returned.", f"quantity-{item_id}")
         ret = ReturnRequest(order_id=order.id, reason=reason, created_at=now, created_by_id=user.id if user else None,
                             return_address=settings().return_address,
@@ -632,19 +663,26 @@ def authorize_return(ret: ReturnRequest, user: User | None, rma_number: str, ret
 
 
 def close_return(ret: ReturnRequest, user: User | None, reason: str, message: str = "", *,
-                 now: datetime | None = None, expected_version: int | None = None) -> ReturnRequest:
-    """Pending Authorization or Authorized -> Closed; a closed request cannot be authorized again."""
+                 now: datetime | None = None, expected_version: int | None = None
+                 ) -> tuple[ReturnRequest, Message | None]:
+    """Pending Authorization or Authorized -> Closed; a closed request cannot be authorized again.
+
+    Returns the request and the message to the buyer it keeps (None without one), to e-mail after commit."""
     if reason not in CLOSE_REASONS:
         raise InvalidInput("Choose a reason for closing.", "reason")
     now = now or utcnow()
+    note = None
     with write_transaction(db.session):
         _locked_return(ret, "close_return", expected_version, status=R.CLOSED.value, close_reason=reason,
                        close_message=(message or "").strip(), closed_at=now)
         if ret.close_message:
-            db.session.add(Message(order_id=ret.order_id, return_request_id=ret.id, subject="Your return request",
-                                   body=ret.close_message, sent_by_id=user.id if user else None, created_at=now))
-        _event(ret.order, user, "close_return", ret, reason=reason, message=ret.close_message)
-    return ret
+            note = Message(order_id=ret.order_id, return_request_id=ret.id, subject="Your return request",
+                           body=ret.close_message, sent_by_id=user.id if user else None, created_at=now)
+            db.session.add(note)
+            db.session.flush()
+        _event(ret.order, user, "close_return", ret, reason=reason, message=ret.close_message,
+               message_id=note.id if note else None)
+    return ret, note
 
 
 def contact_buyer(order: Order, user: User | None, subject: str, body: str, *, ret: ReturnRequest | None = None,

@@ -1,17 +1,24 @@
 """Pieces every area's forms share."""
+import secrets
 from decimal import Decimal
 
 from flask_wtf import FlaskForm
 from wtforms import Field, HiddenField, IntegerField
-from wtforms.validators import Optional
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from wtforms.widgets import HiddenInput, TextInput
 
 from ..money import AmountError, parse_amount
 
 
+def VersionField():  # noqa: N802 (a field factory, used like a field class)
+    """The version of the order (or return) the page was loaded at, for the stale-page check."""
+    return IntegerField(widget=HiddenInput(), validators=[
+        Optional(), NumberRange(min=1, max=2**31 - 1, message="This page is out of date. Reload it and try again.")])
+
+
 class ActionForm(FlaskForm):
     """A one-click POST action: it only carries the CSRF token and the version the page was loaded at."""
-    version = IntegerField(widget=HiddenInput(), validators=[Optional()])
+    version = VersionField()
 
 
 class AmountField(Field):
@@ -37,4 +44,15 @@ class AmountField(Field):
 
 
 class KeyField(HiddenField):
-    """An idempotency key: made when the form is first shown, sent back with every submission."""
+    """An idempotency key: made when the form is first shown, sent back with every submission.
+
+    A submission without one is refused (not given a fresh key), so a replay is always recognised."""
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        kwargs.setdefault("default", lambda: secrets.token_urlsafe(24))
+        super().__init__(label, validators or [
+            DataRequired(message="This form is missing its submission key. Reload the page."),
+            Length(max=64, message="This form's submission key is not valid. Reload the page.")], **kwargs)
+
+    def process_formdata(self, valuelist):
+        self.data = valuelist[0].strip() if valuelist else ""
