@@ -385,7 +385,7 @@ def test_partial_refund_with_htmx_swaps_the_row(owner_client, order_factory):
                            **{f"item-{i}-item": "10.00", f"item-{i}-shipping": "", "other_concession": "1.50"})
     assert response.status_code == 200, response.text
     assert f'<tr id="order-{order.id}"' in response.text and "<html" not in response.text
-    assert 'id="order-counts" hx-swap-oob="true"' in response.text
+    assert 'id="order-tabs" class="tabs" aria-label="Order status" hx-swap-oob="true"' in response.text
     assert f'<tr id="order-{order.id}-panel" class="panel-row" hidden hx-swap-oob="true">' in response.text
     assert "Partial refund of $12.32 (tax $0.82)" in response.text
     assert response.headers["HX-Retarget"] == f"#order-{order.id}" and response.headers["HX-Reswap"] == "outerHTML"
