@@ -141,3 +141,23 @@ def test_a_double_click_on_submit_full_refund_refunds_once(page, live_server, li
     [refund] = refunds_of(other_id)
     assert refund.kind == "full" and refund.total_cents == 2705
     assert len(requests) == 2, requests
+
+
+def test_refund_order_opens_under_its_row_in_manage_orders(page, live_server, live_db, browser_user):
+    order = make_order("Shipped", items=[item_fields(sku="MUG-RED", price=2000, tax=165, shipping=499,
+                                                     shipping_tax=41)])
+    order_id, public_id, row_id = order.id, order.order_id, f"order-{order.id}"
+    browser_sign_in(page, live_server.url, *browser_user)
+    page.goto(f"{live_server.url}/orders?q={public_id}")
+    page.evaluate("window.notReloaded = true")
+    page.locator(f"#{row_id}").get_by_role("link", name="Refund order").click()
+    panel = page.locator(f"#{row_id}-panel")
+    expect(panel.get_by_role("button", name="Submit Full Refund")).to_be_visible()
+    panel.get_by_label("Partial Refund", exact=True).check()
+    panel.get_by_role("group", name="MUG-RED").get_by_label("Item amount").fill("5.00")
+    panel.get_by_label("Reason for refund").select_option("Pricing Error")
+    panel.get_by_role("button", name="Submit Partial Refund").click()
+    expect(page.locator("#flash")).to_contain_text("Partial refund of $5.41")
+    expect(panel).to_be_hidden()
+    assert page.evaluate("window.notReloaded") is True  # the row was swapped in place
+    assert [r.total_cents for r in refunds_of(order_id)] == [541]
