@@ -1,7 +1,7 @@
 """Errors as people should see them: a page, or for htmx a message in the flash area. Never a traceback."""
 import logging
 
-from flask import g, render_template
+from flask import g, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
@@ -34,6 +34,14 @@ def error_response(status: int, message: str | None = None):
 
 
 def init_app(app):
+    @app.before_request
+    def refuse_nul_characters():
+        """A NUL character cannot be stored (PostgreSQL refuses it): say so instead of failing later."""
+        if any("\x00" in value for _, values in request.values.lists() for value in values):
+            return error_response(400, "The form contains a character that cannot be saved (NUL). "
+                                       "Remove it and try again.")
+        return None
+
     @app.errorhandler(CSRFError)
     def csrf_error(exc):
         return error_response(400, "This page is out of date (its security token expired). "

@@ -15,7 +15,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -404,7 +404,7 @@ def _pro_rata(tax: int, part: int, whole: int, tax_left: int, part_left: int) ->
         return 0
     if part == part_left:
         return tax_left
-    share = (Decimal(tax) * part / whole).quantize(Decimal(1))
+    share = (Decimal(tax) * part / whole).quantize(Decimal(1), rounding=ROUND_HALF_UP)
     return min(int(share), tax_left)
 
 
@@ -647,11 +647,7 @@ def authorize_return(ret: ReturnRequest, user: User | None, rma_number: str, ret
         raise InvalidInput("Choose when to refund.", "refund_timing")
     now = now or utcnow()
     try:
-        with write_transaction(db.session):
-            taken = db.session.scalar(select(ReturnRequest.id).where(ReturnRequest.rma_number == rma,
-                                                                     ReturnRequest.id != ret.id))
-            if taken:
-                raise InvalidInput("That RMA number is already used by another return.", "rma_number")
+        with write_transaction(db.session):  # the guard sets the RMA number: a taken one fails its UNIQUE
             _locked_return(ret, "authorize_return", expected_version, status=R.AUTHORIZED.value, rma_number=rma,
                            return_address=return_address.strip(), refund_timing=refund_timing, authorized_at=now)
             _event(ret.order, user, "authorize_return", ret, rma_number=rma, return_address=ret.return_address,

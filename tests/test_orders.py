@@ -770,3 +770,20 @@ def test_the_list_links_to_import_and_export_by_role(owner_client, staff_client)
     assert ">Import orders</a>" in owner_page and ">Export shipments</a>" in owner_page
     staff_page = staff_client.get("/orders").get_data(as_text=True)
     assert ">Import orders</a>" not in staff_page and ">Export shipments</a>" in staff_page
+
+
+@pytest.mark.parametrize("url", ["/orders?page=99999999999999999999", "/orders?to=9999-12-31",
+                                 "/orders?from=0001-01-01", "/orders/export?from=0001-01-01&to=9999-12-31"])
+def test_far_off_numbers_and_dates_are_refused_not_500(owner_client, url):
+    assert owner_client.get(url).status_code in (200, 422)
+
+
+def test_a_forged_version_is_refused_not_500(owner_client, order_factory):
+    order = order_factory("Unshipped")
+    for path, data in ((f"/orders/{order.order_id}/ship", {"carrier": "USPS", "tracking_id": "9400111899223197428490",
+                                                           "ship_date": today().isoformat()}),
+                       (f"/orders/{order.order_id}/cancel", {"reason": "No inventory"})):
+        response = owner_client.post(path, data={**data, "version": str(10**30)})
+        assert response.status_code == 422, path
+    db.session.refresh(order)
+    assert order.status == "Unshipped"

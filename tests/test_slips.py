@@ -353,3 +353,12 @@ def test_staff_and_owner_may_print(app, request, order_factory, role):
     assert slip(signed_in, order.order_id).status_code == 200
     assert signed_in.post("/orders/packing-slips.pdf", data={"order_ids": [order.order_id]}).status_code == 200
     assert [e.user_id for e in events(order)] == [user.id, user.id]
+
+
+def test_print_all_unshipped_prints_only_the_filtered_list(owner_client, order_factory):
+    wanted = order_factory("Unshipped", items=[item_fields(sku="AAA-1")])
+    other = order_factory("Unshipped", items=[item_fields(sku="BBB-2")])
+    response = owner_client.post("/orders/packing-slips.pdf?sku=AAA-1", data={"scope": "unshipped"})
+    assert response.status_code == 200
+    text = "".join(pages_text(response.data))
+    assert wanted.order_id in text and other.order_id not in text

@@ -195,7 +195,7 @@ def test_full_refund_refunds_what_is_left_with_tax(app, owner):
     partial = RefundInput(kind="partial", reason="Pricing Error", idempotency_key="p",
                           amounts={first.id: (Decimal("10.00"), Decimal("0"))})
     r1, _ = workflow.refund(order, owner, partial)
-    assert [(line.item_cents, line.item_tax_cents) for line in r1.lines] == [(1000, 82)]  # 165 / 2, rounded half-even
+    assert [(line.item_cents, line.item_tax_cents) for line in r1.lines] == [(1000, 83)]  # 165 / 2, rounded half up
     r2, _ = workflow.refund(order, owner, full("f", return_concession=Decimal("3.00")))
     db.session.refresh(order)
     assert order.refunded_cents == order.paid_cents == 2000 + 165 + 499 + 41 + 1000 + 83

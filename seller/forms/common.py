@@ -1,10 +1,11 @@
 """Pieces every area's forms share."""
 import secrets
+from datetime import date
 from decimal import Decimal
 
 from flask_wtf import FlaskForm
 from wtforms import Field, HiddenField, IntegerField
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import HiddenInput, TextInput
 
 from ..money import AmountError, parse_amount
@@ -14,6 +15,12 @@ def VersionField():  # noqa: N802 (a field factory, used like a field class)
     """The version of the order (or return) the page was loaded at, for the stale-page check."""
     return IntegerField(widget=HiddenInput(), validators=[
         Optional(), NumberRange(min=1, max=2**31 - 1, message="This page is out of date. Reload it and try again.")])
+
+
+def store_day(form, field):
+    """A date a store works with: far-off years (9999-12-31) would overflow the time arithmetic."""
+    if field.data and not date(2000, 1, 1) <= field.data <= date(2100, 12, 31):
+        raise ValidationError("Enter a date between 2000 and 2100.")
 
 
 class ActionForm(FlaskForm):

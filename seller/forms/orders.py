@@ -2,11 +2,12 @@
 from flask_wtf import FlaskForm
 from wtforms import DateField, Form, HiddenField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import AnyOf, DataRequired, Length, Optional, ValidationError
+from wtforms.validators import AnyOf, DataRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import HiddenInput
 
 from ..models import OrderStatus
 from ..workflow import CANCEL_REASONS, CARRIERS
+from .common import VersionField, store_day
 
 STATUSES = [s.value for s in OrderStatus]
 PAGE_SIZES = (25, 50, 100)
@@ -28,8 +29,8 @@ def _strip(value):
 class FilterForm(Form):
     """The list's GET arguments. Not a FlaskForm: no CSRF, and usable with any args mapping."""
     q = StringField("Search orders", filters=[_strip], validators=[Length(max=200)])
-    date_from = DateField("From", name="from", validators=[Optional()])
-    date_to = DateField("To", name="to", validators=[Optional()])
+    date_from = DateField("From", name="from", validators=[Optional(), store_day])
+    date_to = DateField("To", name="to", validators=[Optional(), store_day])
     order_id = StringField("Order ID", filters=[_strip], validators=[Length(max=40)])
     buyer_name = StringField("Buyer name", filters=[_strip], validators=[Length(max=200)])
     buyer_email = StringField("Buyer email", filters=[_strip], validators=[Length(max=254)])
@@ -43,7 +44,7 @@ class FilterForm(Form):
                        validate_choice=False)
     per_page = SelectField("Orders per page", choices=_choices(PAGE_SIZES), default="25",
                            validate_choice=False)
-    page = IntegerField(widget=HiddenInput(), default=1, validators=[Optional()])
+    page = IntegerField(widget=HiddenInput(), default=1, validators=[Optional(), NumberRange(min=1, max=10**6)])
 
     CRITERIA = ("q", "order_id", "buyer_name", "buyer_email", "sku", "product_name", "tracking_id", "service")
     ADVANCED = ("order_id", "buyer_name", "buyer_email", "sku", "product_name", "tracking_id", "status", "service")
@@ -65,7 +66,7 @@ class ShipmentForm(FlaskForm):
     tracking_id = StringField("Tracking ID", filters=[_strip], validators=[Length(max=100)],
                               render_kw={"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false"})
     note = TextAreaField("Seller note", filters=[_strip], validators=[Length(max=1000)], render_kw={"rows": 2})
-    version = IntegerField(widget=HiddenInput(), validators=[Optional()])
+    version = VersionField()
     next = HiddenField()
 
 
@@ -76,5 +77,5 @@ class CancelForm(FlaskForm):
                                      AnyOf(CANCEL_REASONS, message="Choose a reason from the list.")],
                          validate_choice=False)
     memo = TextAreaField("Seller memo", filters=[_strip], validators=[Length(max=1000)], render_kw={"rows": 2})
-    version = IntegerField(widget=HiddenInput(), validators=[Optional()])
+    version = VersionField()
     next = HiddenField()

@@ -8,7 +8,7 @@ from wtforms.validators import InputRequired, Optional
 from wtforms.widgets import HiddenInput, TextInput
 
 from ..shipping.providers import TO_OUNCES
-from .common import KeyField
+from .common import KeyField, VersionField, store_day
 
 _MEASURE = re.compile(r"[0-9]{1,5}(?:\.[0-9]{1,3})?|\.[0-9]{1,3}", re.ASCII)
 MAX_OUNCES = 150 * 16  # the heaviest parcel carriers take as a parcel
@@ -47,8 +47,8 @@ class ParcelForm(FlaskForm):
     length = MeasureField("Length", validators=_required("length"))
     width = MeasureField("Width", validators=_required("width"))
     height = MeasureField("Height", validators=_required("height"))
-    ship_date = DateField("Ship date", validators=[InputRequired(message="Enter the ship date.")])
-    version = IntegerField(widget=HiddenInput(), validators=[Optional()])
+    ship_date = DateField("Ship date", validators=[InputRequired(message="Enter the ship date."), store_day])
+    version = VersionField()
 
     def validate_weight(self, field):
         if field.data is not None and field.data * TO_OUNCES.get(self.weight_unit.data, 1) > MAX_OUNCES:

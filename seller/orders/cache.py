@@ -9,6 +9,7 @@ wrote ends). A section also expires when time alone would change it: at the stor
 Set `ORDERS_LIST_CACHE = False` to render every time.
 """
 import threading
+import uuid
 from collections import OrderedDict
 from datetime import datetime
 from itertools import count
@@ -31,7 +32,9 @@ def data_version(session) -> tuple | None:
     conn = session.connection()
     if conn.dialect.name == "sqlite":
         version = conn.exec_driver_sql("PRAGMA data_version").scalar()
-        return str(conn.engine.url), id(conn.connection.dbapi_connection), version, _last_commit
+        # data_version is per connection: key on a token of this connection (an id() can be reused)
+        token = conn.connection.info.setdefault("cache_token", uuid.uuid4().hex)
+        return str(conn.engine.url), token, version, _last_commit
     if conn.dialect.name == "postgresql":
         return str(conn.engine.url), conn.exec_driver_sql("SELECT pg_current_snapshot()::text").scalar()
     return None
