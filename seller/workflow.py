@@ -331,13 +331,17 @@ def cancel_order(order: Order, user: User | None, reason: str, memo: str = "", *
         return cancellation
 
 
-def record_packing_slips(orders: list[Order], user: User | None) -> None:
-    """Write 'printed packing slip' into each order's history, once per order. Only Unshipped and Shipped orders
-    have a packing slip: any other refuses the whole print, naming it."""
+def check_packing_slips(orders: list[Order]) -> None:
+    """Only Unshipped and Shipped orders have a packing slip: any other refuses the whole print, naming it."""
     refused = [f"{o.order_id} ({o.status})" for o in orders if o.status not in ORDER_ACTIONS["print_packing_slip"][0]]
     if refused:
         raise InvalidTransition(f"No packing slip for {', '.join(refused)}: only Unshipped and Shipped orders "
                                 "have one.")
+
+
+def record_packing_slips(orders: list[Order], user: User | None) -> None:
+    """Write 'printed packing slip' into each order's history, once per order (see `check_packing_slips`)."""
+    check_packing_slips(orders)
     # Ids read before the transaction: it begins by expiring what the request loaded, and a batch of 100
     # would otherwise reload every order while holding SQLite's write lock.
     order_ids, user_id, now = list(dict.fromkeys(o.id for o in orders)), user.id if user else None, utcnow()

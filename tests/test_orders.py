@@ -787,3 +787,19 @@ def test_a_forged_version_is_refused_not_500(owner_client, order_factory):
         assert response.status_code == 422, path
     db.session.refresh(order)
     assert order.status == "Unshipped"
+
+
+def test_after_a_stale_page_the_form_carries_the_current_version(owner_client, order_factory, owner):
+    order = order_factory("Shipped")
+    seen = order.version
+    workflow.edit_shipment(order, owner, workflow.ShipmentInput(carrier="UPS", tracking_id="1Z999AA10123456784",
+                                                                ship_date=today()))
+    data = {"carrier": "USPS", "tracking_id": "9400111899223197428490", "ship_date": today().isoformat()}
+    stale = owner_client.post(f"/orders/{order.order_id}/edit-shipment", data={**data, "version": seen})
+    assert stale.status_code == 409 and "changed by someone else" in stale.get_data(as_text=True)
+    current = re.search(r'name="version"[^>]*value="(\d+)"|value="(\d+)"[^>]*name="version"', stale.get_data(
+        as_text=True))
+    version = current.group(1) or current.group(2)
+    assert int(version) == seen + 1
+    again = owner_client.post(f"/orders/{order.order_id}/edit-shipment", data={**data, "version": version})
+    assert again.status_code == 303

@@ -179,7 +179,11 @@ def _form_response(template: str, title: str, order: Order, form, status: int = 
 
 
 def _refuse(form, exc: workflow.WorkflowError):
-    """A workflow rule said no: its message next to its field, or above the form."""
+    """A workflow rule said no: its message next to its field, or above the form. After a stale page the form
+    carries the version now in force, so that submitting it again (having checked) goes through."""
+    if isinstance(exc, workflow.StaleVersion):
+        order = get_order(request.view_args["order_id"])
+        form.version.data, form.version.raw_data = order.version, [str(order.version)]
     if exc.field and exc.field in form:
         form[exc.field].errors = [*form[exc.field].errors, exc.message]
     else:

@@ -34,8 +34,9 @@ def _pdf_response(orders: list[Order], filename: str):
     size = request.values.get("size") or workflow.settings().slip_size
     if size not in PAGES:
         return error_response(400, "Choose a slip size: letter or 4x6.")
-    pdf = slips_pdf(orders, size)
     try:
+        workflow.check_packing_slips(orders)  # before the rendering, which is the slow part
+        pdf = slips_pdf(orders, size)
         workflow.record_packing_slips(orders, current_user)
     except workflow.WorkflowError as exc:
         return error_response(exc.status_code, exc.message)
