@@ -26,13 +26,9 @@ from .purchase import buy_label
 def buy(order_id):
     """The parcel form; Get rates shows the rates; a Buy button buys (see `_buy`).
 
-    htmx: the order's row becomes the form, rates included (422 with messages when invalid);
-    `?close=1` gives the plain row back. Otherwise the form is a page of its own."""
+    htmx: the order's row becomes the form, rates included (422 with messages when invalid); its Close asks
+    `orders.row` for the plain row. Otherwise the form is a page of its own."""
     order = get_order(order_id)
-    if request.args.get("close"):
-        if is_partial():
-            return render_template("orders/_row.html", order=order, user=current_user)
-        return redirect(back_to_list(), 303)
     provider = active(workflow.settings())
     if "rate_id" in request.form:
         return _buy(order, provider)
