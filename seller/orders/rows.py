@@ -1,17 +1,15 @@
 """The answer to an action on an order: its row swapped in place (htmx) or a redirect back to the list."""
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template
 from flask_login import current_user
 
+from ..actions import safe_back
 from ..htmx import flash_oob, is_partial
 from ..models import Order
 
 
 def back_to_list() -> str:
-    """Where a no-JS form returns: the list URL it was opened from (a relative one only)."""
-    target = request.values.get("next", "")
-    if target.startswith("/orders") and not target.startswith("//"):
-        return target
-    return url_for("orders.index")
+    """Where a no-JS form returns: the list URL it was opened from (one of our own pages only)."""
+    return safe_back("orders.index")
 
 
 def row_response(order: Order, message: str, category: str = "success"):
