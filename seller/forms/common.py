@@ -5,6 +5,7 @@ from decimal import Decimal
 
 from flask_wtf import FlaskForm
 from wtforms import Field, HiddenField, IntegerField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import HiddenInput, TextInput
 
@@ -15,6 +16,11 @@ def VersionField():  # noqa: N802 (a field factory, used like a field class)
     """The version of the order (or return) the page was loaded at, for the stale-page check."""
     return IntegerField(widget=HiddenInput(), validators=[
         Optional(), NumberRange(min=1, max=2**31 - 1, message="This page is out of date. Reload it and try again.")])
+
+
+def choices(values, blank: str | None = None) -> list[SelectChoice]:
+    """Options whose value is their label, after an optional empty "choose" option."""
+    return ([SelectChoice("", blank)] if blank else []) + [SelectChoice(str(v)) for v in values]
 
 
 def store_day(form, field):

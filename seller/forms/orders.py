@@ -7,7 +7,7 @@ from wtforms.widgets import HiddenInput
 
 from ..models import OrderStatus
 from ..workflow import CANCEL_REASONS, CARRIERS
-from .common import VersionField, store_day
+from .common import VersionField, choices, store_day
 
 STATUSES = [s.value for s in OrderStatus]
 PAGE_SIZES = (25, 50, 100)
@@ -15,11 +15,6 @@ SORTS = {"date": "Order date, newest first", "date_asc": "Order date, oldest fir
          "ship_by": "Ship by, soonest first", "ship_by_desc": "Ship by, latest first"}
 # Amazon's ship-service-level values, offered as suggestions for the Shipping service criterion.
 SERVICE_LEVELS = ("Standard", "Expedited", "SecondDay", "NextDay", "Scheduled", "FreeEconomy")
-
-
-def _choices(values, blank: str | None = None) -> list[SelectChoice]:
-    """Options whose value is their label, after an optional empty "choose" option."""
-    return ([SelectChoice("", blank)] if blank else []) + [SelectChoice(str(v)) for v in values]
 
 
 def _strip(value):
@@ -37,12 +32,12 @@ class FilterForm(Form):
     sku = StringField("SKU", filters=[_strip], validators=[Length(max=100)])
     product_name = StringField("Product name", filters=[_strip], validators=[Length(max=200)])
     tracking_id = StringField("Tracking ID", filters=[_strip], validators=[Length(max=100)])
-    status = SelectField("Status", choices=_choices(STATUSES, "Any status"),
+    status = SelectField("Status", choices=choices(STATUSES, "Any status"),
                          validators=[Optional()], validate_choice=False)
     service = StringField("Shipping service", filters=[_strip], validators=[Length(max=50)])
     sort = SelectField("Sort by", choices=[SelectChoice(k, v) for k, v in SORTS.items()], default="date",
                        validate_choice=False)
-    per_page = SelectField("Orders per page", choices=_choices(PAGE_SIZES), default="25",
+    per_page = SelectField("Orders per page", choices=choices(PAGE_SIZES), default="25",
                            validate_choice=False)
     page = IntegerField(widget=HiddenInput(), default=1, validators=[Optional(), NumberRange(min=1, max=10**6)])
 
@@ -57,7 +52,7 @@ class FilterForm(Form):
 class ShipmentForm(FlaskForm):
     """Confirm shipment and Edit shipment (contract §5)."""
     ship_date = DateField("Ship date", validators=[DataRequired(message="Enter the ship date.")])
-    carrier = SelectField("Carrier", choices=_choices(CARRIERS, "Choose a carrier"),
+    carrier = SelectField("Carrier", choices=choices(CARRIERS, "Choose a carrier"),
                           validators=[DataRequired(message="Choose a carrier."),
                                       AnyOf(CARRIERS, message="Choose a carrier from the list.")],
                           validate_choice=False)
@@ -72,7 +67,7 @@ class ShipmentForm(FlaskForm):
 
 class CancelForm(FlaskForm):
     """Cancel order (contract §5): a reason from Amazon's list and a memo for the seller."""
-    reason = SelectField("Reason for cancellation", choices=_choices(CANCEL_REASONS, "Choose a reason"),
+    reason = SelectField("Reason for cancellation", choices=choices(CANCEL_REASONS, "Choose a reason"),
                          validators=[DataRequired(message="Choose a reason for cancellation."),
                                      AnyOf(CANCEL_REASONS, message="Choose a reason from the list.")],
                          validate_choice=False)

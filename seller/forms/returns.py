@@ -7,17 +7,13 @@ from wtforms.widgets import NumberInput
 
 from ..models import Order
 from ..workflow import CLOSE_REASONS, RETURN_REASONS
-from .common import VersionField
+from .common import VersionField, choices
 
 TIMINGS = [SelectChoice("after_receipt", "Refund after the item is received"), SelectChoice("now", "Refund now")]
 
 
-def _choices(values, prompt):
-    return [SelectChoice("", prompt), *values]
-
-
 class CreateReturnForm(FlaskForm):
-    reason = SelectField("Return reason", choices=_choices(RETURN_REASONS, "Choose the buyer's reason…"))
+    reason = SelectField("Return reason", choices=choices(RETURN_REASONS, "Choose the buyer's reason…"))
     submit = SubmitField("Create return request")
 
     item_ids: list[int] = []
@@ -52,7 +48,7 @@ class AuthorizeForm(FlaskForm):
 
 
 class CloseForm(FlaskForm):
-    reason = SelectField("Reason for closing", choices=_choices(CLOSE_REASONS, "Choose a reason…"))
+    reason = SelectField("Reason for closing", choices=choices(CLOSE_REASONS, "Choose a reason…"))
     message = TextAreaField("Message to buyer", validators=[Length(max=4000)])
     version = VersionField()
     submit = SubmitField("Close request")
