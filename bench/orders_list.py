@@ -31,7 +31,8 @@ from sqlalchemy import event, insert  # noqa: E402
 
 from seller import create_app, workflow  # noqa: E402
 from seller.extensions import db  # noqa: E402
-from seller.models import Order, OrderEvent, OrderItem, Shipment, User, utcnow  # noqa: E402
+from seller.models import Order, OrderEvent, OrderItem, Settings, Shipment, User  # noqa: E402
+from seller import clock
 
 SECRET = "bench-secret"
 KINDS = ["Phone Stand", "Garlic Press", "Desk Lamp", "Dog Harness", "Gel Pens"]
@@ -48,8 +49,8 @@ def hello_app():
 def seed(n_orders: int, seed_value: int = 1) -> dict:
     """n orders over the last 365 days, 1-3 items each, a shipment on the shipped ones (bulk inserts)."""
     rng = random.Random(seed_value)
-    now = utcnow()
-    cfg = workflow.settings()
+    now = clock.now()
+    cfg = Settings.current()
     db.session.commit()
     orders, items, shipments, events = [], [], [], []
     item_n = 0
@@ -194,7 +195,7 @@ def main():
             "default /orders": "/orders",
             "default, htmx (list section)": ("/orders", {"HX-Request": "true"}),
             "date range (30 days)": "/orders?from={}&to={}".format(
-                *[(utcnow() - timedelta(days=d)).date().isoformat() for d in (45, 15)]),
+                *[(clock.now() - timedelta(days=d)).date().isoformat() for d in (45, 15)]),
             "Unshipped tab, by Ship by": "/orders?status=Unshipped&sort=ship_by",
             "Order ID (Advanced)": f"/orders?order_id={facts['order_id']}",
             "SKU (Advanced)": f"/orders?sku={facts['sku']}",
@@ -226,7 +227,7 @@ def main():
 
         client.get("/orders")
         ship = client.post(f"/orders/{unshipped_id}/ship", headers={"HX-Request": "true"},
-                           data={"ship_date": utcnow().date().isoformat(), "carrier": "UPS",
+                           data={"ship_date": clock.now().date().isoformat(), "carrier": "UPS",
                                  "tracking_id": "1Z999AA10123456784", "shipping_service": "Ground"})
         late_or_not = ship.status_code
         print(f"\nhtmx answer to Confirm shipment: {len(ship.data):,} bytes (status {late_or_not})")

@@ -45,6 +45,7 @@ from reportlab.lib.utils import simpleSplit  # noqa: E402
 from reportlab.pdfbase import pdfmetrics  # noqa: E402
 from reportlab.pdfbase.ttfonts import TTFont  # noqa: E402
 from reportlab.pdfgen import canvas  # noqa: E402
+from seller.models import Settings
 
 FONT = ROOT / "seller" / "static" / "fonts" / "wqy-microhei.ttc"
 PAUSE = 0.05  # between one user's page loads: busy clicking, not a load test
@@ -260,7 +261,7 @@ def main():
     from sqlalchemy import select
     from sqlalchemy.orm import selectinload
 
-    from seller import create_app, workflow
+    from seller import create_app
     from seller.extensions import db
     from seller.models import Order, User
     from seller.orders.slips import PAGES, slips_pdf
@@ -274,7 +275,7 @@ def main():
             select(Order).where(Order.status.in_(["Unshipped", "Shipped"])).options(selectinload(Order.items))
             .order_by(Order.purchased_at.desc()).limit(n)))
         assert len(orders) == n, f"only {len(orders)} printable orders"
-        cfg = workflow.settings()
+        cfg = Settings.current()
         store, seller = cfg.store_name, cfg.seller_name or cfg.store_name
         pdfmetrics.registerFont(TTFont("WQY", str(FONT)))
 

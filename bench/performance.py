@@ -26,8 +26,9 @@ from sqlalchemy import func, insert, select  # noqa: E402
 from seller import create_app, workflow  # noqa: E402
 from seller.config import normalize_database_url  # noqa: E402
 from seller.extensions import db  # noqa: E402
-from seller.models import Cancellation, Order, Shipment, User, utcnow  # noqa: E402
+from seller.models import Cancellation, Order, Settings, Shipment, User  # noqa: E402
 from seller.performance import metrics  # noqa: E402
+from seller import clock
 
 CARRIERS = ["USPS"] * 50 + ["UPS"] * 25 + ["FedEx"] * 18 + ["DHL"] * 3 + ["OnTrac"] * 2 + ["Other"] * 2
 
@@ -41,8 +42,8 @@ def tracking(rng, carrier, valid):
 
 
 def seed(count: int, rng: random.Random) -> None:
-    now = utcnow()
-    handling = timedelta(hours=workflow.settings().handling_hours)
+    now = clock.now()
+    handling = timedelta(hours=Settings.current().handling_hours)
     db.session.commit()
     orders, shipments, cancellations = [], [], []
     day_weight = [(1.5 - 0.5 * d / 60) * (0.75 if (now - timedelta(days=d)).weekday() >= 5 else 1.0)

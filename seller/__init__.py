@@ -3,7 +3,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from . import db as _db  # noqa: F401  (SQLite connection set-up)
+from . import db as database, i18n, security
 from .config import from_environment, secret_key
 from .extensions import csrf, db, limiter, login_manager, migrate
 
@@ -19,13 +19,15 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config["SECRET_KEY"] = secret_key(app.instance_path)
 
     db.init_app(app)
+    database.init_app(app, db)
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
     csrf.init_app(app)
     login_manager.init_app(app)
     limiter.init_app(app)
+    i18n.init_app(app)
 
     from . import auth, errors, htmx, templating, views
-    from .orders import bp as orders_bp
+    from .orders import bp as orders_bp, cache
     from .returns import bp as returns_bp
     from .settings import bp as settings_bp
     from .shipping import bp as shipping_bp
@@ -33,6 +35,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(views.bp)
+    cache.init_app(app, db)
     app.register_blueprint(orders_bp)
     app.register_blueprint(returns_bp)
     app.register_blueprint(settings_bp)
@@ -41,6 +44,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     auth.init_login(app)
     templating.init_app(app)
     htmx.init_app(app)
+    security.init_app(app)
     errors.init_app(app)
 
     from . import cli

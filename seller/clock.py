@@ -1,10 +1,12 @@
-"""Time in the store's timezone: stored in UTC, shown and bounded by store days."""
+"""Time: the one source of "now", stored in UTC, shown and bounded by the store's days."""
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from .models import utcnow
 
-__all__ = ["utcnow", "store_tz", "to_local", "local_day_start", "day_range", "local_today"]
+def now() -> datetime:
+    """Now in UTC, naive, as every time column stores it. Every "now" in the app comes from here (tests
+    move time by patching it: the `frozen_now` fixture)."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 def store_tz(name: str) -> ZoneInfo:
@@ -26,5 +28,6 @@ def day_range(first: date, last: date, tz: ZoneInfo) -> tuple[datetime, datetime
     return local_day_start(first, tz), local_day_start(last + timedelta(days=1), tz)
 
 
-def local_today(tz: ZoneInfo, now: datetime | None = None) -> date:
-    return to_local(now or utcnow(), tz).date()
+def local_today(tz: ZoneInfo, at: datetime | None = None) -> date:
+    """The store's calendar day at `at` (default: now)."""
+    return to_local(at or now(), tz).date()

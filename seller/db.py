@@ -4,21 +4,25 @@ SQLite: WAL, a 5 s busy timeout, foreign keys on, and transactions begun by us â
 for the workflow's write transactions (so a writer waits for the lock instead of failing on
 "database is locked" after reading), a plain `BEGIN` for pages that only read.
 """
-import sqlite3
 from contextlib import contextmanager
 from contextvars import ContextVar
 
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
 
 _writing: ContextVar[bool] = ContextVar("writing", default=False)
 BUSY_TIMEOUT_MS = 5000  # how long a writer waits for SQLite's lock before "database is locked"
 
 
-@event.listens_for(Engine, "connect")
+def init_app(app, db):
+    """Give this app's SQLite engines the behaviour above (PostgreSQL needs none: see `config.engine_options`)."""
+    with app.app_context():
+        for engine in db.engines.values():
+            if engine.dialect.name == "sqlite":
+                event.listen(engine, "connect", _sqlite_connect)
+                event.listen(engine, "begin", _sqlite_begin)
+
+
 def _sqlite_connect(dbapi_conn, _record):
-    if not isinstance(dbapi_conn, sqlite3.Connection):
-        return
     dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (see `_sqlite_begin`)
     cur = dbapi_conn.cursor()
     for pragma in ("journal_mode=WAL", f"busy_timeout={BUSY_TIMEOUT_MS}", "foreign_keys=ON", "synchronous=NORMAL"):
@@ -26,10 +30,8 @@ def _sqlite_connect(dbapi_conn, _record):
     cur.close()
 
 
-@event.listens_for(Engine, "begin")
 def _sqlite_begin(conn):
-    if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if _writing.get() else "BEGIN")
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if _writing.get() else "BEGIN")
 
 
 @contextmanager

@@ -10,7 +10,7 @@ from decimal import Decimal
 from . import clock, users, workflow
 from .db import write_transaction
 from .extensions import db
-from .models import utcnow
+from .models import Settings
 
 FIRST = ["Emily", "James", "Olivia", "Michael", "Sophia", "David", "Ava", "Daniel", "Mia", "José", "Chloé",
          "Wei", "Priya", "Noah", "Grace", "Liam", "Zoë", "Ethan", "Hannah", "Lucas"]
@@ -84,14 +84,13 @@ def seed(count: int, seed_value: int = 7) -> dict[str, tuple[str, str]]:
         user = users.create(email, password, role)
         accounts[role] = (email, password)
         boss = boss or user
-    now = utcnow()
+    now = clock.now()
+    workflow.save_settings(
+        store_name="Maple & Pine Goods", seller_name="Maple & Pine Goods LLC",
+        return_address="Maple & Pine Goods Returns\n1200 Industrial Way, Unit 4\nReno, NV 89502",
+        ship_from_name="Maple & Pine Goods", ship_from_street1="1200 Industrial Way, Unit 4", ship_from_city="Reno",
+        ship_from_state="NV", ship_from_zip="89502", ship_from_phone="+1 775-555-0100")
     with write_transaction(db.session):
-        cfg = workflow.settings()
-        cfg.store_name, cfg.seller_name = "Maple & Pine Goods", "Maple & Pine Goods LLC"
-        cfg.return_address = "Maple & Pine Goods Returns\n1200 Industrial Way, Unit 4\nReno, NV 89502"
-        cfg.ship_from_name, cfg.ship_from_street1 = "Maple & Pine Goods", "1200 Industrial Way, Unit 4"
-        cfg.ship_from_city, cfg.ship_from_state, cfg.ship_from_zip = "Reno", "NV", "89502"
-        cfg.ship_from_phone = "+1 775-555-0100"
         orders = []
         for n in range(count):
             recent = rng.random() < 0.45  # a busy last week, then the quieter weeks before it
@@ -134,7 +133,7 @@ def _work_on(rng: random.Random, order, user, now, fates):
     if fate == "closed":
         workflow.close_return(ret, user, "Buyer withdrew the request", "Thanks for letting us know.", now=later)
         return
-    workflow.authorize_return(ret, user, workflow.new_rma_number(), workflow.settings().return_address, now=later)
+    workflow.authorize_return(ret, user, workflow.new_rma_number(), Settings.current().return_address, now=later)
     if fate == "completed":
         workflow.refund(order, user, workflow.RefundInput(kind="full", reason="Customer Return",
                                                           idempotency_key=secrets.token_hex(16), amounts={}),

@@ -12,9 +12,10 @@ from email.utils import formataddr, make_msgid
 from flask import current_app
 from sqlalchemy import update
 
+from . import clock
 from .db import write_transaction
 from .extensions import db
-from .models import Message, Order, utcnow
+from .models import Message, Order
 from .templating import store_settings
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,7 @@ def deliver(message: Message | None) -> bool | None:
         return False
     with write_transaction(db.session):
         db.session.execute(update(Message).where(Message.id == message.id, Message.emailed_at.is_(None))
-                           .values(emailed_at=utcnow()).execution_options(synchronize_session=False))
+                           .values(emailed_at=clock.now()).execution_options(synchronize_session=False))
     db.session.refresh(message)
     return True
 

@@ -6,21 +6,23 @@ Times are stored in UTC (naive `datetime`s that mean UTC) and shown in the store
 from __future__ import annotations
 
 import enum
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 
 from flask_login import UserMixin
 from sqlalchemy import (
-    JSON, Boolean, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint,
-    LargeBinary,
+    JSON, Boolean, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text,
+    UniqueConstraint, and_, or_,
 )
+from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from . import clock
 from .extensions import db
 
 
-def utcnow() -> datetime:
-    """Now in UTC, naive, as every time column stores it."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+def _now() -> datetime:
+    """Column default: `clock.now()`, looked up at each call (so a patched clock counts)."""
+    return clock.now()
 
 
 class OrderStatus(enum.StrEnum):
@@ -52,7 +54,7 @@ class User(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # Bumped on sign-out and password change: every cookie carrying the old value stops working.
     session_version: Mapped[int] = mapped_column(Integer, default=1)
-    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=_now)
 
     @property
     def is_owner(self) -> bool:
@@ -98,6 +100,12 @@ class Settings(db.Model):
     ship_from_country: Mapped[str] = mapped_column(String(2), default="US")
     ship_from_phone: Mapped[str] = mapped_column(String(30), default="")
     demo_rates: Mapped[str] = mapped_column(Text, default="")
+
+    @classmethod
+    def current(cls) -> Settings:
+        """The saved settings, or before anything was saved the defaults (reading never writes)."""
+        return db.session.get(cls, 1) or cls(id=1, **{c.key: c.default.arg for c in cls.__table__.columns
+                                                       if c.default is not None and c.key != "id"})
 
 
 class Order(db.Model):
@@ -150,8 +158,8 @@ class Order(db.Model):
     late: Mapped[bool] = mapped_column(Boolean, default=False)  # shipment confirmed after ship_by
     shipped_at: Mapped[datetime | None] = mapped_column(DateTime)  # when the shipment was first confirmed
     canceled_at: Mapped[datetime | None] = mapped_column(DateTime)
-    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=_now)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=_now, onupdate=_now)
 
     items: Mapped[list[OrderItem]] = relationship(back_populates="order", order_by="OrderItem.id")
     shipments: Mapped[list[Shipment]] = relationship(back_populates="order", order_by="Shipment.id")
@@ -159,6 +167,15 @@ class Order(db.Model):
     cancellation: Mapped[Cancellation | None] = relationship(back_populates="order")
     refunds: Mapped[list[Refund]] = relationship(back_populates="order", order_by="Refund.id")
     returns: Mapped[list[ReturnRequest]] = relationship(back_populates="order", order_by="ReturnRequest.id")
+
+    @hybrid_method
+    def is_late(self, now: datetime) -> bool:
+        """Confirmed late, or still Unshipped past Ship by (in SQL too: `Order.is_late(now)`)."""
+        return self.late or (self.status == OrderStatus.UNSHIPPED and now > self.ship_by)
+
+    @is_late.expression
+    def is_late(cls, now: datetime):
+        return or_(cls.late, and_(cls.status == OrderStatus.UNSHIPPED.value, cls.ship_by < now))
 
     @property
     def shipment(self) -> Shipment | None:
@@ -228,7 +245,7 @@ class Shipment(db.Model):
     tracking_valid: Mapped[bool] = mapped_column(Boolean, default=True)  # matches the carrier's format
     ship_date: Mapped[date] = mapped_column(Date)
     note: Mapped[str] = mapped_column(Text, default="")
-    confirmed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    confirmed_at: Mapped[datetime] = mapped_column(DateTime, default=_now)
     confirmed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     late: Mapped[bool] = mapped_column(Boolean, default=False)
     superseded_at: Mapped[datetime | None] = mapped_column(DateTime)
@@ -253,7 +270,7 @@ class Label(db.Model):
     cost_cents: Mapped[int] = mapped_column(Integer)
     tracking_id: Mapped[str] = mapped_column(String(100))
     pdf: Mapped[bytes] = mapped_column(LargeBinary)
-    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=_now)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 
@@ -266,7 +283,7 @@ class Cancellation(db.Model):
     reason: Mapped[str] = mapped_column(String(50))
     memo: Mapped[str] = mapped_column(Text, default="")
     canceled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    canceled_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    canceled_at: Mapped[datetime] = mapped_column(DateTime, default=_now, index=True)
 
     order: Mapped[Order] = relationship(back_populates="cancellation")
     canceled_by: Mapped[User | None] = relationship()
@@ -294,7 +311,7 @@ class Refund(db.Model):
     other_concession_cents: Mapped[int] = mapped_column(Integer, default=0)
     total_cents: Mapped[int] = mapped_column(Integer)  # lines + concessions
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=_now)
 
     order: Mapped[Order] = relationship(back_populates="refunds")
     lines: Mapped[list[RefundLine]] = relationship(back_populates="refund", order_by="RefundLine.id")
@@ -342,7 +359,7 @@ class ReturnRequest(db.Model):
     refund_timing: Mapped[str] = mapped_column(String(20), default="after_receipt")
     close_reason: Mapped[str] = mapped_column(String(100), default="")
     close_message: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=_now)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     authorized_at: Mapped[datetime | None] = mapped_column(DateTime)
     completed_at: Mapped[datetime | None] = mapped_column(DateTime)
@@ -375,7 +392,7 @@ class Message(db.Model):
     subject: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)
     sent_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=_now)
     emailed_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
@@ -387,7 +404,7 @@ class OrderEvent(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
     return_request_id: Mapped[int | None] = mapped_column(ForeignKey("return_requests.id"))
-    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    at: Mapped[datetime] = mapped_column(DateTime, default=_now)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     action: Mapped[str] = mapped_column(String(50))
     details: Mapped[dict] = mapped_column(JSON, default=dict)

@@ -21,7 +21,8 @@ from sqlalchemy.orm import contains_eager
 from . import clock, workflow
 from .db import write_transaction
 from .extensions import db
-from .models import Order, OrderItem, OrderStatus as S, Shipment, User
+from .models import Order, OrderItem, Settings, Shipment, User
+from .models import OrderStatus as S
 from .money import AmountError, parse_amount, to_cents
 
 ORDER_REPORT = "Order Report"
@@ -347,7 +348,7 @@ def import_report(data: bytes, user: User | None = None) -> ImportResult:
     new = updated = 0
     try:
         with write_transaction(db.session):
-            cfg = workflow.settings()
+            cfg = Settings.current()
             existing, owners = _existing(orders)
             plans = []
             for order_id, parsed in orders.items():

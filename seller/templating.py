@@ -3,13 +3,13 @@ from flask import g
 
 from . import clock
 from .money import fmt
-from .workflow import settings
+from .models import Settings
 
 
 def store_settings():
     """The settings row, read once per request."""
     if "store_settings" not in g:
-        g.store_settings = settings()
+        g.store_settings = Settings.current()
     return g.store_settings
 
 

@@ -25,7 +25,8 @@ from werkzeug.security import generate_password_hash
 from seller import create_app, workflow
 from seller.config import normalize_database_url
 from seller.extensions import db as _db
-from seller.models import User, utcnow
+from seller.models import User
+from seller import clock
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("TEST_DATABASE_URL", "")
@@ -103,6 +104,14 @@ def app_with(db_url):
 
 
 @pytest.fixture
+def frozen_now(monkeypatch):
+    """`frozen_now(moment)` sets the app's "now" (`clock.now`, naive UTC) to `moment` for the rest of the test."""
+    def freeze(moment):
+        monkeypatch.setattr(clock, "now", lambda: moment)
+    return freeze
+
+
+@pytest.fixture
 def client(app):
     return app.test_client()
 
@@ -146,7 +155,7 @@ _counter = iter(range(1, 10**9))
 
 def order_fields(**overrides):
     n = next(_counter)
-    purchased = overrides.pop("purchased_at", utcnow() - timedelta(hours=3))
+    purchased = overrides.pop("purchased_at", clock.now() - timedelta(hours=3))
     fields = {"order_id": f"111-{n:07d}-{n * 7 % 10**7:07d}", "purchased_at": purchased,
               "paid_at": purchased + timedelta(minutes=2), "buyer_email": f"buyer{n}@marketplace.amazon.com",
               "buyer_name": f"Buyer {n}", "recipient_name": f"Recipient {n}", "ship_address_1": f"{n} Main St",
@@ -165,14 +174,13 @@ def item_fields(sku="SKU-1", price=2000, tax=165, shipping=499, shipping_tax=41,
 
 def make_order(status="Unshipped", items=None, user=None, **overrides):
     """An order in the given status, brought there through the workflow verbs."""
-    from datetime import date
     if status == "Pending":
         overrides["paid_at"] = None
     order = workflow.new_order(order_fields(**overrides), items or [item_fields()])
     _db.session.commit()
     if status in ("Shipped",):
         workflow.confirm_shipment(order, user, workflow.ShipmentInput(
-            carrier="UPS", tracking_id="1Z999AA10123456784", ship_date=workflow.clock.local_today(
+            carrier="UPS", tracking_id="1Z999AA10123456784", ship_date=clock.local_today(
                 workflow.store_tz()), shipping_service="Ground"))
     elif status == "Canceled":
         workflow.cancel_order(order, user, "No inventory")

@@ -11,8 +11,8 @@ from sqlalchemy import create_engine, func, select, text
 
 from seller import config
 from seller.extensions import db
-from seller.models import Order, Refund, ReturnRequest, User
-from seller.workflow import settings
+from seller.models import Order, Refund, ReturnRequest, Settings, User
+from seller.workflow import save_settings
 
 seller_db = importlib.import_module("seller.db")  # the module (the package's `db` is the SQLAlchemy object)
 
@@ -81,8 +81,7 @@ def test_a_held_lock_answers_503_not_500(app_with, monkeypatch, db_url):
         app = app_with()
     with app.app_context():
         owner = add_user("owner@example.com", "owner")
-        settings()
-        db.session.commit()
+        save_settings(store_name="My Store")
         holder = create_engine(PG or db_url).connect()
         holder.exec_driver_sql("UPDATE settings SET store_name = 'Held' WHERE id = 1")  # holds the lock
         try:
@@ -96,7 +95,7 @@ def test_a_held_lock_answers_503_not_500(app_with, monkeypatch, db_url):
             holder.engine.dispose()
         assert response.status_code == 503 and b"The database is busy" in response.data
         db.session.rollback()
-        assert settings().store_name == "My Store"
+        assert Settings.current().store_name == "My Store"
 
 
 def test_oversized_request_is_refused(client, app):

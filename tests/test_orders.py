@@ -10,8 +10,7 @@ from werkzeug.datastructures import MultiDict
 from conftest import add_user, item_fields, make_app, reset_schema, sign_in
 from seller import clock, workflow
 from seller.extensions import db
-from seller.models import Cancellation, Order, OrderEvent, Shipment, utcnow
-from seller.orders import search
+from seller.models import Cancellation, Order, OrderEvent, Shipment
 from seller.orders.search import filtered_orders
 
 HX = {"HX-Request": "true"}
@@ -38,14 +37,6 @@ def local(y, m, d, hh=0, mm=0, tz="America/Los_Angeles"):
 
 def today():
     return clock.local_today(workflow.store_tz())
-
-
-@pytest.fixture
-def frozen_now(monkeypatch):
-    """Set the list's idea of now (the default 7-day window) to a given UTC time."""
-    def freeze(moment):
-        monkeypatch.setattr(search, "utcnow", lambda: moment)
-    return freeze
 
 
 def ship_data(**overrides):
@@ -96,7 +87,7 @@ def test_to_before_from_is_a_message_not_a_crash(owner_client, order_factory):
 def test_tabs_count_each_status_and_filter_the_rows(owner_client, order_factory):
     made = {s: [order_factory(s) for _ in range(n)] for s, n in
             (("Pending", 1), ("Unshipped", 2), ("Shipped", 3), ("Canceled", 1))}
-    order_factory(purchased_at=utcnow() - timedelta(days=20))  # outside the default window
+    order_factory(purchased_at=clock.now() - timedelta(days=20))  # outside the default window
     response = owner_client.get("/orders")
     assert tab_counts(response) == {"All": 7, "Pending": 1, "Unshipped": 2, "Shipped": 3, "Canceled": 1}
     shipped = owner_client.get("/orders?status=Shipped")
@@ -175,7 +166,7 @@ def searchable(order_factory):
     b = order_factory("Unshipped", buyer_name="Alan Turing", buyer_email="alan@example.com",
                       items=[item_fields(sku="ENIGMA-2", product_name="Rotor Set")])
     c = order_factory("Canceled", buyer_name="Ada Byron", buyer_email="ada@example.com",
-                      purchased_at=utcnow() - timedelta(days=40),
+                      purchased_at=clock.now() - timedelta(days=40),
                       items=[item_fields(sku="ENGINE-3", product_name="Difference Engine Kit")])
     return a, b, c
 
@@ -237,7 +228,7 @@ def test_advanced_search_panel_has_the_contract_fields(owner_client):
 def test_filtered_orders_is_the_list_without_the_status_tab(app, order_factory, frozen_now):
     recent_unshipped = order_factory("Unshipped")
     recent_shipped = order_factory("Shipped")
-    order_factory("Unshipped", purchased_at=utcnow() - timedelta(days=30))
+    order_factory("Unshipped", purchased_at=clock.now() - timedelta(days=30))
     args = MultiDict({"status": "Shipped"})
     found = db.session.scalars(filtered_orders(args)).all()
     assert {o.id for o in found} == {recent_unshipped.id, recent_shipped.id}
@@ -250,7 +241,7 @@ def test_filtered_orders_is_the_list_without_the_status_tab(app, order_factory, 
 
 
 def test_pages_of_25_50_100(owner_client, order_factory):
-    base = utcnow() - timedelta(hours=1)
+    base = clock.now() - timedelta(hours=1)
     made = [order_factory(purchased_at=base - timedelta(minutes=n)) for n in range(30)]
     first = owner_client.get("/orders")
     assert ids_in(first) == [o.order_id for o in made[:25]]
@@ -262,7 +253,7 @@ def test_pages_of_25_50_100(owner_client, order_factory):
 
 
 def test_sort_by_order_date_and_ship_by(owner_client, order_factory):
-    now = utcnow()
+    now = clock.now()
     a = order_factory(purchased_at=now - timedelta(hours=5))
     b = order_factory(purchased_at=now - timedelta(hours=3), promise_at=now + timedelta(days=5))
     c = order_factory(purchased_at=now - timedelta(hours=1))
@@ -286,8 +277,8 @@ def test_filters_answer_htmx_with_the_list_section_only(owner_client, order_fact
 def test_query_count_does_not_grow_with_page_size(app, owner_client, order_factory):
     for n in range(120):
         order = workflow.new_order(
-            {"order_id": f"900-{n:07d}-0000000", "purchased_at": utcnow() - timedelta(minutes=n + 5),
-             "paid_at": utcnow() - timedelta(minutes=n + 4), "buyer_name": f"B {n}"},
+            {"order_id": f"900-{n:07d}-0000000", "purchased_at": clock.now() - timedelta(minutes=n + 5),
+             "paid_at": clock.now() - timedelta(minutes=n + 4), "buyer_name": f"B {n}"},
             [item_fields(), item_fields(sku="SKU-2")])
     db.session.commit()
     for order in db.session.scalars(select(Order).limit(60)):
@@ -473,8 +464,8 @@ def test_a_tracking_id_in_the_wrong_format_is_a_warning_not_a_block(owner_client
 
 
 def test_late_rule_the_moment_of_confirming_counts(owner_client, order_factory):
-    overdue = order_factory(purchased_at=utcnow() - timedelta(days=3))
-    on_time = order_factory(purchased_at=utcnow() - timedelta(hours=2))
+    overdue = order_factory(purchased_at=clock.now() - timedelta(days=3))
+    on_time = order_factory(purchased_at=clock.now() - timedelta(hours=2))
     page = owner_client.get("/orders").get_data(as_text=True)
     assert "badge-late" in page.split(f'data-order-id="{overdue.order_id}"')[1].split("</tr>")[0]
     assert "badge-late" not in page.split(f'data-order-id="{on_time.order_id}"')[1].split("</tr>")[0]
@@ -713,7 +704,7 @@ def test_the_list_shows_this_servers_own_changes_at_once(owner_client, order_fac
 
 
 def test_the_list_turns_late_when_ship_by_passes(owner_client, order_factory, frozen_now):
-    now = utcnow()
+    now = clock.now()
     order = order_factory(purchased_at=now - timedelta(hours=47))
     frozen_now(now)
     assert "badge-late" not in owner_client.get("/orders").get_data(as_text=True)
@@ -757,11 +748,11 @@ def test_order_page_shows_refunds_returns_and_messages(owner, owner_client, orde
 
 
 def test_tabs_show_the_orders_at_risk_of_late_shipment(app, owner_client, order_factory):
-    order_factory("Unshipped", purchased_at=utcnow() - timedelta(hours=40))  # due in 8 hours
-    order_factory("Unshipped", purchased_at=utcnow() - timedelta(hours=30))  # due in 18 hours: not yet
+    order_factory("Unshipped", purchased_at=clock.now() - timedelta(hours=40))  # due in 8 hours
+    order_factory("Unshipped", purchased_at=clock.now() - timedelta(hours=30))  # due in 18 hours: not yet
     page = owner_client.get("/orders").get_data(as_text=True)
     assert "1 at risk of late shipment" in page
-    order_factory("Unshipped", purchased_at=utcnow() - timedelta(hours=50))  # already past Ship by
+    order_factory("Unshipped", purchased_at=clock.now() - timedelta(hours=50))  # already past Ship by
     assert "2 at risk of late shipment" in owner_client.get("/orders").get_data(as_text=True)
 
 

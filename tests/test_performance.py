@@ -15,7 +15,7 @@ from sqlalchemy import event
 
 from seller import clock, workflow
 from seller.extensions import db
-from seller.models import Shipment, utcnow
+from seller.models import Shipment
 from seller.performance import charts, metrics
 from seller.performance.metrics import Rate
 
@@ -222,7 +222,7 @@ def test_empty_windows_have_no_rate(app, order_factory):
 
 def test_the_report_is_one_statement_whatever_the_orders(app, order_factory):
     for k in range(5):
-        shipped(order_factory, utcnow() - timedelta(days=k, hours=1), late=k % 2 == 0)
+        shipped(order_factory, clock.now() - timedelta(days=k, hours=1), late=k % 2 == 0)
     statements = []
     listener = lambda *args: statements.append(args[2])  # noqa: E731
     event.listen(db.engine, "before_cursor_execute", listener)
@@ -261,9 +261,9 @@ def test_at_risk_at_the_12_hour_edge(app, order_factory):
 
 
 def test_at_risk_list_on_the_page_links_to_manage_orders(owner_client, order_factory):
-    late = order_factory("Unshipped", purchased_at=utcnow() - timedelta(hours=50))
-    soon = order_factory("Unshipped", purchased_at=utcnow() - timedelta(hours=40))
-    order_factory("Unshipped", purchased_at=utcnow() - timedelta(hours=2))  # 46 hours left
+    late = order_factory("Unshipped", purchased_at=clock.now() - timedelta(hours=50))
+    soon = order_factory("Unshipped", purchased_at=clock.now() - timedelta(hours=40))
+    order_factory("Unshipped", purchased_at=clock.now() - timedelta(hours=2))  # 46 hours left
     html = owner_client.get("/performance").get_data(as_text=True)
     assert '<span class="badge badge-late" id="at-risk-count">2</span>' in html
     for order, text in ((late, "past Ship by"), (soon, "left")):
@@ -273,7 +273,7 @@ def test_at_risk_list_on_the_page_links_to_manage_orders(owner_client, order_fac
 
 def test_at_risk_shows_ten_then_all(owner_client, order_factory):
     for k in range(12):
-        order_factory("Unshipped", purchased_at=utcnow() - timedelta(hours=50 + k))
+        order_factory("Unshipped", purchased_at=clock.now() - timedelta(hours=50 + k))
     html = owner_client.get("/performance").get_data(as_text=True)
     assert html.count("past Ship by</td>") == 10 and "Show all 12" in html
     html = owner_client.get("/performance?at_risk=all").get_data(as_text=True)
@@ -284,7 +284,7 @@ def test_at_risk_shows_ten_then_all(owner_client, order_factory):
 
 
 def test_page_shows_each_rate_with_counts_target_status_and_chart(owner_client, order_factory):
-    now = utcnow()
+    now = clock.now()
     shipped(order_factory, now - timedelta(hours=3), late=True)
     shipped(order_factory, now - timedelta(days=2))
     response = owner_client.get("/performance")
@@ -344,7 +344,7 @@ def table_rows(html):
 
 
 def fill_all_metrics(order_factory):
-    now = utcnow()
+    now = clock.now()
     shipped(order_factory, now - timedelta(hours=2), late=True)
     shipped(order_factory, now - timedelta(days=3), late=True, carrier="USPS", tracking="12")
     shipped(order_factory, now - timedelta(days=1), carrier="Other", carrier_name="FedEx")
@@ -378,7 +378,7 @@ def test_drill_down_with_htmx_is_a_fragment(owner_client, order_factory):
 
 def test_drill_down_pages(owner_client, order_factory, monkeypatch):
     monkeypatch.setattr("seller.performance.routes.PAGE_SIZE", 2)
-    now = utcnow()
+    now = clock.now()
     orders = [shipped(order_factory, now - timedelta(hours=1 + k), late=True) for k in range(3)]
     first = owner_client.get("/performance/late-shipment-rate").get_data(as_text=True)
     second = owner_client.get("/performance/late-shipment-rate?page=2").get_data(as_text=True)
@@ -390,7 +390,7 @@ def test_drill_down_pages(owner_client, order_factory, monkeypatch):
 
 
 def test_csv_cells_cannot_start_a_formula(owner_client, order_factory):
-    order = order_factory("Unshipped", order_id="=HYPERLINK(\"http://x\")", purchased_at=utcnow() - timedelta(hours=3))
+    order = order_factory("Unshipped", order_id="=HYPERLINK(\"http://x\")", purchased_at=clock.now() - timedelta(hours=3))
     workflow.cancel_order(order, None, "Pricing error")
     rows = list(csv.reader(io.StringIO(owner_client.get("/performance/cancel-rate.csv").get_data(as_text=True))))
     assert ["'=HYPERLINK(\"http://x\")"] == [r[0] for r in rows if "HYPERLINK" in r[0]]

@@ -6,18 +6,18 @@ import pytest
 from conftest import browser_sign_in, make_order
 
 from seller import workflow
-from seller.models import utcnow
+from seller import clock
 
 SIZES = {"desktop": (1366, 900), "tablet": (1024, 768)}
 
 
 def arrange():
-    now = utcnow()
+    now = clock.now()
     for hours, late in ((3, True), (30, False), (80, False)):
         order = make_order("Unshipped", purchased_at=now - timedelta(hours=hours + (49 if late else 1)))
         workflow.confirm_shipment(order, None, workflow.ShipmentInput(
             carrier="UPS", tracking_id="1Z999AA10123456784",
-            ship_date=workflow.clock.local_today(workflow.store_tz(), now - timedelta(hours=hours))),
+            ship_date=clock.local_today(workflow.store_tz(), now - timedelta(hours=hours))),
             now=now - timedelta(hours=hours))
     workflow.cancel_order(make_order("Unshipped", purchased_at=now - timedelta(days=2)), None, "No inventory")
     return make_order("Unshipped", purchased_at=now - timedelta(hours=50))  # past Ship by

@@ -16,7 +16,7 @@ from hypothesis.stateful import (Bundle, RuleBasedStateMachine, initialize, inva
 from sqlalchemy import func, select
 
 from conftest import PASSWORD, _counter, add_user, item_fields, make_order
-from seller import workflow
+from seller import clock, workflow
 from seller.extensions import db
 from seller.models import (Order, OrderEvent, OrderItem, OrderStatus, Refund, RefundLine, ReturnItem, ReturnRequest,
                            ReturnStatus)
@@ -178,7 +178,7 @@ class Workflows(RuleBasedStateMachine):
             self.attempt(workflow.cancel_order, self.order(order_id), None, "Buyer canceled")
         else:
             self.attempt(workflow.confirm_shipment, self.order(order_id), None, workflow.ShipmentInput(
-                carrier="UPS", tracking_id="1Z999AA10123456784", ship_date=workflow.clock.local_today(
+                carrier="UPS", tracking_id="1Z999AA10123456784", ship_date=clock.local_today(
                     workflow.store_tz())))
 
     @rule(order_id=orders, kind=st.sampled_from(["full", "partial", "partial"]),

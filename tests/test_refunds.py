@@ -9,7 +9,7 @@ from sqlalchemy import event, func, select
 from conftest import item_fields
 from seller import workflow
 from seller.extensions import db
-from seller.models import Message, Order, OrderEvent, Refund, Settings
+from seller.models import Message, Order, OrderEvent, Refund
 from seller.money import AmountError, parse_amount
 
 D = Decimal
@@ -191,9 +191,7 @@ def test_caps_are_exactly_reachable_and_count_every_refund(app, order_factory):
 
 def test_caps_come_from_settings(app, order_factory):
     order = order_factory("Shipped")
-    cfg = db.session.get(Settings, 1)
-    cfg.return_concession_factor, cfg.return_concession_extra_cents, cfg.other_concession_percent = 1, 0, 50
-    db.session.commit()
+    workflow.save_settings(return_concession_factor=1, return_concession_extra_cents=0, other_concession_percent=50)
     assert workflow.refund_caps(order) == {"return_concession": 499, "other_concession": 1000}
     with pytest.raises(workflow.ConcessionExceedsCap):
         workflow.refund(order, None, refund_input("partial", "a", rc="5.00"))

@@ -1,7 +1,6 @@
 """Settings (owner): the store's settings and the people who can sign in."""
 from seller.extensions import db
-from seller.models import User
-from seller.workflow import settings
+from seller.models import Settings, User
 
 GOOD = {"store_name": "Lotus Home", "seller_name": "Lotus Home LLC", "timezone": "America/New_York",
         "handling_hours": "24", "handling_business_days": "y", "return_address": "1 Return Rd\nReno, NV",
@@ -15,7 +14,7 @@ def test_owner_saves_settings(owner_client):
     response = owner_client.post("/settings", data=GOOD, follow_redirects=True)
     assert "Settings saved." in response.get_data(as_text=True)
     db.session.expire_all()
-    row = settings()
+    row = Settings.current()
     assert (row.store_name, row.timezone, row.handling_hours, row.handling_business_days) == (
         "Lotus Home", "America/New_York", 24, True)
     assert (row.return_concession_factor, row.return_concession_extra_cents, row.slip_size) == (3, 750, "4x6")
@@ -31,7 +30,7 @@ def test_bad_settings_change_nothing(owner_client):
     assert "Between 1 and 720 hours." in text and "Enter the store&#39;s name." in text
     assert "Enter an amount in dollars and cents, like 12.50." in text
     db.session.expire_all()
-    assert settings().handling_hours == 48
+    assert Settings.current().handling_hours == 48
 
 
 def test_staff_cannot_open_settings(staff_client):

@@ -21,11 +21,12 @@ from sqlalchemy import func, select
 
 from seller import workflow
 from seller.extensions import db
-from seller.models import Label, Order, OrderEvent, Shipment, utcnow
+from seller.models import Label, Order, OrderEvent, Shipment
 from seller.shipping import providers
 from seller.shipping.providers import Parcel, parse_rate_table
 
 from conftest import make_order, sign_in
+from seller import clock
 
 HX = {"HX-Request": "true"}
 KEY = "EZTK_test_key_for_the_fake"
@@ -186,15 +187,13 @@ def easypost(app):
 
 @pytest.fixture
 def ship_from(app):
-    cfg = workflow.settings()
-    cfg.store_name, cfg.ship_from_name, cfg.ship_from_street1 = "Maple Goods", "Maple Goods", "500 Pine St"
-    cfg.ship_from_city, cfg.ship_from_state, cfg.ship_from_zip = "Portland", "OR", "97205"
-    db.session.commit()
-    return cfg
+    return workflow.save_settings(store_name="Maple Goods", ship_from_name="Maple Goods",
+                                  ship_from_street1="500 Pine St", ship_from_city="Portland", ship_from_state="OR",
+                                  ship_from_zip="97205")
 
 
 def today():
-    return workflow.clock.local_today(workflow.store_tz())
+    return clock.local_today(workflow.store_tz())
 
 
 def parcel(**kw):
@@ -527,9 +526,7 @@ def test_demo_tracking_ids_are_well_formed_for_their_carrier(carrier):
 
 
 def test_demo_rates_come_from_the_settings_table(owner_client):
-    cfg = workflow.settings()
-    cfg.demo_rates = "# our own\nOnTrac, Ground, 7 + 1.25/lb, 2 days\nDHL, Express, 30\n"
-    db.session.commit()
+    workflow.save_settings(demo_rates="# our own\nOnTrac, Ground, 7 + 1.25/lb, 2 days\nDHL, Express, 30\n")
     order = make_order("Unshipped")
     r, quote = get_rates(owner_client, order, weight="1.2", weight_unit="kg")  # 42.4 oz: 3 pounds
     body = r.get_data(as_text=True)
@@ -541,8 +538,7 @@ def test_demo_rates_come_from_the_settings_table(owner_client):
 
 
 def test_a_mistake_in_the_demo_rate_table_is_shown(owner_client):
-    workflow.settings().demo_rates = "USPS, Ground Advantage, cheap, 3-5 days"
-    db.session.commit()
+    workflow.save_settings(demo_rates="USPS, Ground Advantage, cheap, 3-5 days")
     r, _ = get_rates(owner_client, make_order("Unshipped"))
     assert r.status_code == 422 and "Line 1: write the price as 4.85 or 4.85 + 0.45/lb." in r.get_data(as_text=True)
 
@@ -648,7 +644,7 @@ def test_the_row_offers_buy_shipping_inside_the_list(owner_client):
 
 
 def test_buying_late_records_a_late_shipment(owner_client):
-    order = make_order("Unshipped", purchased_at=utcnow() - timedelta(days=4))
+    order = make_order("Unshipped", purchased_at=clock.now() - timedelta(days=4))
     r, quote = get_rates(owner_client, order)
     assert buy(owner_client, order, quote, "0").status_code == 200
     shipped = db.session.get(Order, order.id)
@@ -712,9 +708,9 @@ def test_a_carrier_without_an_amazon_code_is_other_with_its_name(owner):
 
 def test_an_abandoned_claim_expires(owner):
     order = make_order("Unshipped")
-    assert workflow.claim_label(order, owner, "first", "Demo", now=utcnow() - timedelta(minutes=3)) is None
+    assert workflow.claim_label(order, owner, "first", "Demo", now=clock.now() - timedelta(minutes=3)) is None
     with pytest.raises(workflow.PurchaseInProgress):
-        workflow.claim_label(order, owner, "second", "Demo", now=utcnow() - timedelta(minutes=2, seconds=50))
+        workflow.claim_label(order, owner, "second", "Demo", now=clock.now() - timedelta(minutes=2, seconds=50))
     assert workflow.claim_label(order, owner, "second", "Demo") is None  # the first one's worker died
     keys = db.session.scalars(select(Label.idempotency_key).where(Label.order_id == order.id)).all()
     assert keys == ["second"]

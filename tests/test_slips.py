@@ -14,7 +14,7 @@ from sqlalchemy import select
 from xhtml2pdf.config.resources import ResourceAccessError
 
 from conftest import item_fields
-from seller import pdf, workflow
+from seller import clock, pdf, workflow
 from seller.extensions import db
 from seller.orders import slips
 from seller.models import OrderEvent
@@ -59,10 +59,7 @@ def events(order, action="print_packing_slip"):
 
 @pytest.fixture
 def store(app):
-    cfg = workflow.settings()
-    cfg.store_name, cfg.seller_name = "Maple & Pine Goods", "Maple & Pine Goods LLC"
-    db.session.commit()
-    return cfg
+    return workflow.save_settings(store_name="Maple & Pine Goods", seller_name="Maple & Pine Goods LLC")
 
 
 # ---------------------------------------------------------------- content
@@ -83,7 +80,7 @@ def test_slip_shows_contract_content_and_no_prices(staff_client, order_factory, 
     for expected in ["Ship to:", "Dana Whitfield", "742 Evergreen Terrace", "Unit 3", "Springfield, OR 97477",
                      "United States", order.order_id,
                      "Thank you for buying from Maple & Pine Goods on Amazon Marketplace.",
-                     "Order date:", workflow.clock.to_local(order.purchased_at, workflow.store_tz()).strftime("%b %d, %Y"),
+                     "Order date:", clock.to_local(order.purchased_at, workflow.store_tz()).strftime("%b %d, %Y"),
                      "Shipping service: Expedited", "Buyer name: Dana W.", "Seller name: Maple & Pine Goods LLC",
                      "Qty", "Product details", "Stoneware Mug 12 oz", "SKU: MUG-12OZ",
                      "Order item ID: 55501234567890", "Returns:"]:

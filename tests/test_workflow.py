@@ -8,17 +8,18 @@ from sqlalchemy import event, func, select
 
 from seller import workflow
 from seller.extensions import db
-from seller.models import Order, OrderEvent, Refund, ReturnRequest, Shipment, utcnow
+from seller.models import Order, OrderEvent, Refund, ReturnRequest, Shipment, Settings
 from seller.money import AmountError, parse_amount
 from seller.workflow import InvalidTransition, RefundInput, ShipmentInput, StaleVersion
 
 from conftest import item_fields, make_order
+from seller import clock
 
 STATUSES = ["Pending", "Unshipped", "Shipped", "Canceled"]
 
 
 def today():
-    return workflow.clock.local_today(workflow.store_tz())
+    return clock.local_today(workflow.store_tz())
 
 
 def ship_input(**kw):
@@ -117,10 +118,10 @@ def test_closed_return_cannot_be_authorized_again(app, owner):
 
 
 def test_late_is_decided_by_the_moment_of_confirming(app, owner):
-    order = make_order(purchased_at=utcnow() - timedelta(hours=50))
+    order = make_order(purchased_at=clock.now() - timedelta(hours=50))
     workflow.confirm_shipment(order, owner, ship_input(ship_date=today() - timedelta(days=2)))
     assert order.late and order.shipment.late
-    on_time = make_order(purchased_at=utcnow() - timedelta(hours=47))
+    on_time = make_order(purchased_at=clock.now() - timedelta(hours=47))
     workflow.confirm_shipment(on_time, owner, ship_input())
     assert not on_time.late
 
@@ -140,7 +141,7 @@ def test_edit_shipment_keeps_the_earlier_record(app, owner):
     ({"ship_date": "future"}, "ship_date"), ({"ship_date": "before"}, "ship_date"),
     ({"carrier": "Other"}, "carrier_name"), ({"carrier": "Pony Express"}, "carrier")])
 def test_bad_shipment_input_is_refused_with_its_field(app, owner, kw, field):
-    order = make_order(purchased_at=utcnow() - timedelta(days=3))
+    order = make_order(purchased_at=clock.now() - timedelta(days=3))
     if kw.get("ship_date") == "future":
         kw["ship_date"] = today() + timedelta(days=1)
     elif kw.get("ship_date") == "before":
@@ -268,9 +269,9 @@ def test_rma_numbers_are_unique(app, owner):
 
 
 def test_ship_by_counts_business_days(app):
-    cfg = workflow.settings()
+    cfg = Settings.current()
     cfg.handling_business_days = True
-    friday_noon_la = workflow.clock.local_day_start(__import__("datetime").date(2026, 11, 20),
+    friday_noon_la = clock.local_day_start(__import__("datetime").date(2026, 11, 20),
                                                     workflow.store_tz()) + timedelta(hours=12)
     assert workflow.compute_ship_by(friday_noon_la, None, cfg) == friday_noon_la + timedelta(days=4)  # Tuesday
     cfg.handling_business_days = False

@@ -3,9 +3,9 @@ import re
 from decimal import Decimal
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, Field, HiddenField, IntegerField, SelectField
-from wtforms.validators import InputRequired, Optional
-from wtforms.widgets import HiddenInput, TextInput
+from wtforms import DateField, Field, HiddenField, SelectField
+from wtforms.validators import InputRequired
+from wtforms.widgets import TextInput
 
 from ..shipping.providers import TO_OUNCES
 from .common import KeyField, VersionField, store_day

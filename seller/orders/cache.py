@@ -15,16 +15,21 @@ from datetime import datetime
 from itertools import count
 
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
 
 _commits = count(1)
 _last_commit = 0
 
 
-@event.listens_for(Engine, "commit")
 def _committed(_conn):
     global _last_commit
     _last_commit = next(_commits)
+
+
+def init_app(app, db):
+    """Count this process's own commits on the app's engines (SQLite's data_version does not see them)."""
+    with app.app_context():
+        for engine in db.engines.values():
+            event.listen(engine, "commit", _committed)
 
 
 def data_version(session) -> tuple | None:

@@ -15,7 +15,7 @@ from ..extensions import db
 from ..forms.orders import SERVICE_LEVELS, CancelForm, ShipmentForm
 from ..htmx import is_partial
 from ..models import Message, Order, OrderEvent, OrderStatus, Refund, ReturnRequest, Shipment
-from . import bp, search
+from . import bp
 from ..performance import metrics
 from .cache import data_version, sections
 from .rows import back_to_list, row_response
@@ -84,9 +84,8 @@ def next_url() -> str:
     return "" if target == url_for("orders.index") else target
 
 
-def is_late(order: Order, now=None) -> bool:
-    """Confirmed late, or still unshipped past Ship by."""
-    return order.late or (order.status == OrderStatus.UNSHIPPED and (now or search.utcnow()) > order.ship_by)
+def is_late(order: Order) -> bool:
+    return order.is_late(clock.now())
 
 
 @bp.app_context_processor
@@ -113,7 +112,7 @@ def _render_list() -> tuple[str, datetime]:
     html = render_template("orders/_list.html", listing=listing, form=listing.form, orders=orders, total=total,
                            pages=max((total + listing.per_page - 1) // listing.per_page, 1),
                            user=current_user._get_current_object(), service_levels=SERVICE_LEVELS)
-    now = search.utcnow()
+    now = clock.now()
     midnight = clock.local_day_start(clock.local_today(listing.tz, now) + timedelta(days=1), listing.tz)
     return html, min([midnight, metrics.next_at_risk_change(now)]
                      + [o.ship_by for o in orders if o.status == OrderStatus.UNSHIPPED and o.ship_by > now])
@@ -126,7 +125,7 @@ def _list_section() -> str:
         return _render_list()[0]
     key = (version, current_user.get_id(), current_user.role, session.get("csrf_token"), request.full_path,
            is_partial())
-    html = sections.get(key, search.utcnow())
+    html = sections.get(key, clock.now())
     if html is None:
         html, expires = _render_list()
         sections.put(key, html, expires)

@@ -14,7 +14,7 @@ from werkzeug.datastructures import MultiDict
 from .. import clock
 from ..forms.orders import PAGE_SIZES, SORTS, STATUSES, FilterForm
 from ..extensions import db
-from ..models import Order, OrderItem, Shipment, utcnow
+from ..models import Order, OrderItem, Shipment
 from ..templating import store_settings
 from ..workflow import normalize_tracking
 
@@ -85,7 +85,7 @@ class OrderFilter:
         # No dates and no criteria: the orders purchased in the last 7 days of the store's calendar.
         self.default_window = not (first or last or any(self.values.values()))
         if self.default_window:
-            last = clock.local_today(self.tz, now or utcnow())
+            last = clock.local_today(self.tz, now or clock.now())
             first = last - timedelta(days=DEFAULT_DAYS - 1)
         self.first_day: date | None = first
         self.last_day: date | None = last

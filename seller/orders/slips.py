@@ -10,7 +10,7 @@ from .. import clock, workflow
 from ..auth import requires
 from ..errors import error_response
 from ..extensions import db
-from ..models import Order, OrderStatus
+from ..models import Order, OrderStatus, Settings
 from ..pdf import render_pdf
 from . import bp
 from .routes import get_order
@@ -23,7 +23,7 @@ MAX_SLIPS = 500  # about 10 s of rendering; more is a job for several prints
 
 def slips_pdf(orders: list[Order], size: str) -> bytes:
     """The packing slips of `orders`, in that order, as one PDF of the given size ('letter' or '4x6')."""
-    cfg = workflow.settings()
+    cfg = Settings.current()
     page_size, margin = PAGES[size]
     return render_pdf("pdf/packing_slip.html", orders=orders, size=size, page_size=page_size, page_margin=margin,
                       store_name=cfg.store_name, seller_name=cfg.seller_name or cfg.store_name)
@@ -31,7 +31,7 @@ def slips_pdf(orders: list[Order], size: str) -> bytes:
 
 def _pdf_response(orders: list[Order], filename: str):
     """Render, write the print into each order's history, answer with the PDF shown inline."""
-    size = request.values.get("size") or workflow.settings().slip_size
+    size = request.values.get("size") or Settings.current().slip_size
     if size not in PAGES:
         return error_response(400, "Choose a slip size: letter or 4x6.")
     try:

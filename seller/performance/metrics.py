@@ -27,7 +27,7 @@ from sqlalchemy import DateTime, Integer, and_, bindparam, case, column, func, s
 
 from .. import clock, workflow
 from ..extensions import db
-from ..models import Cancellation, Order, OrderStatus, Shipment, utcnow
+from ..models import Cancellation, Order, OrderStatus, Shipment
 from ..templating import local_time
 
 CHART_DAYS = 30
@@ -176,7 +176,7 @@ def _metric(definition: Definition, days: Days, daily: list[Rate]) -> Metric:
 
 def report(now: datetime | None = None) -> list[Metric]:
     """The three rates with their windows and their last CHART_DAYS days, from one statement."""
-    days = Days.ending(now or utcnow(), workflow.store_tz())
+    days = Days.ending(now or clock.now(), workflow.store_tz())
     # Only cancel_order makes an order Canceled: the status narrows the scan to canceled orders (by index).
     canceled = and_(Order.status == OrderStatus.CANCELED.value, Cancellation.order_id == Order.id,
                     Cancellation.reason != BUYER_CANCELED)
@@ -216,7 +216,7 @@ def _at_risk(now: datetime):
 
 def at_risk_count(now: datetime | None = None) -> int:
     """Unshipped orders past Ship by or due within 12 hours (Manage Orders shows it as a badge on its tabs)."""
-    return db.session.scalar(select(func.count()).select_from(Order).where(_at_risk(now or utcnow())))
+    return db.session.scalar(select(func.count()).select_from(Order).where(_at_risk(now or clock.now())))
 
 
 def next_at_risk_change(now: datetime) -> datetime:
@@ -229,7 +229,7 @@ def next_at_risk_change(now: datetime) -> datetime:
 def at_risk(now: datetime | None = None, limit: int | None = None) -> list[AtRisk]:
     """Those orders, the ones that can still ship on time first (soonest due first), then those past Ship by
     (most recently due first: the long-forgotten ones are the least likely to be saved)."""
-    now = now or utcnow()
+    now = now or clock.now()
     rows = db.session.execute(select(Order.id, Order.order_id, Order.purchased_at, Order.ship_by)
                               .where(_at_risk(now))
                               .order_by(Order.ship_by < now, case((Order.ship_by >= now, Order.ship_by)),
@@ -306,7 +306,7 @@ def _reason(definition: Definition, row) -> str:
 def counted_against(slug: str, now: datetime | None = None, offset: int = 0, limit: int | None = None) -> Drill:
     """The orders counted against a rate over its longest window, newest first (`limit` None: all of them)."""
     definition = DEFINITIONS[slug]
-    days = Days.ending(now or utcnow(), workflow.store_tz())
+    days = Days.ending(now or clock.now(), workflow.store_tz())
     n = definition.windows[-1]
     query = _against(definition, *days.last(n))
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))

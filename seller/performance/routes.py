@@ -4,9 +4,9 @@ import io
 
 from flask import Response, render_template, request
 
+from .. import clock
 from ..auth import requires
 from ..htmx import is_partial
-from ..models import utcnow
 from ..templating import local_time
 from . import bp, charts, metrics
 
@@ -23,7 +23,7 @@ bp.add_app_template_filter(metrics.duration, "duration")
 @requires("view")
 def index():
     """The orders at risk of shipping late, and the rates with their counts and charts (a full page)."""
-    now = utcnow()
+    now = clock.now()
     report = metrics.report(now)
     at_risk = metrics.at_risk(now, PAGE_SIZE * 5 if request.args.get("at_risk") == "all" else AT_RISK_SHOWN)
     return render_template("performance/index.html", metrics=report, charts=[charts.daily_chart(m) for m in report],

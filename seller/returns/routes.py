@@ -13,7 +13,7 @@ from ..extensions import db
 from ..forms.refunds import refund_form
 from ..forms.returns import AuthorizeForm, CloseForm, create_return_form
 from ..htmx import flash_oob, is_partial
-from ..models import Order, ReturnItem, ReturnRequest, ReturnStatus
+from ..models import Order, ReturnItem, ReturnRequest, ReturnStatus, Settings
 from ..orders.refunds import contact_page, refund_form_response, refund_page
 from ..orders.routes import get_order
 from ..orders.rows import row_response
@@ -130,7 +130,7 @@ def authorize(return_id):
     status = 200
     if not form.is_submitted():
         form.rma_number.data = workflow.new_rma_number()
-        form.return_address.data = ret.return_address or workflow.settings().return_address
+        form.return_address.data = ret.return_address or Settings.current().return_address
         form.version.data = ret.version
     else:
         status = 422

@@ -9,14 +9,14 @@ from ..db import write_transaction
 from ..extensions import db
 from ..forms.common import ActionForm
 from ..forms.settings import SettingsForm, UserForm
-from ..models import User
+from ..models import Settings, User
 from ..money import from_cents, to_cents
-from ..workflow import settings as store_settings
+from ..workflow import save_settings
 from . import bp
 
 PLAIN = ["store_name", "seller_name", "timezone", "handling_hours", "handling_business_days", "return_address",
          "return_concession_factor", "other_concession_percent", "slip_size", "ship_from_name", "ship_from_street1",
-         "ship_from_street2", "ship_from_city", "ship_from_state", "ship_from_zip", "ship_from_country",
+         "ship_from_street2", "ship_from_city", "ship_from_state", "ship_from_zip",
          "ship_from_phone", "demo_rates"]
 
 
@@ -30,17 +30,14 @@ def _page(form, user_form, status=200):
 @requires("settings")
 def index():
     """The store's settings. Saving redirects back here with a message; errors come back next to the fields."""
-    row = store_settings()
+    row = Settings.current()
     form = SettingsForm(obj=row)
     if not form.is_submitted():
         form.return_concession_extra.data = from_cents(row.return_concession_extra_cents)
     if form.validate_on_submit():
-        with write_transaction(db.session):
-            row = store_settings()
-            for name in PLAIN:
-                setattr(row, name, getattr(form, name).data)
-            row.ship_from_country = row.ship_from_country.upper()
-            row.return_concession_extra_cents = to_cents(form.return_concession_extra.data)
+        save_settings(**{name: getattr(form, name).data for name in PLAIN},
+                      ship_from_country=form.ship_from_country.data.upper(),
+                      return_concession_extra_cents=to_cents(form.return_concession_extra.data))
         flash("Settings saved.", "success")
         return redirect(url_for("settings.index"), 303)
     return _page(form, UserForm(prefix="user"), 422 if form.errors else 200)
@@ -59,7 +56,7 @@ def add_user():
         else:
             flash(f"{user_form.email.data} can now sign in as {user_form.role.data}.", "success")
             return redirect(url_for("settings.index") + "#people", 303)
-    return _page(SettingsForm(obj=store_settings()), user_form, 422)
+    return _page(SettingsForm(obj=Settings.current()), user_form, 422)
 
 
 @bp.post("/users/<int:user_id>/active")

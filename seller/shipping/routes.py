@@ -2,7 +2,7 @@
 import io
 import secrets
 
-from flask import abort, flash, redirect, render_template, request, send_file, url_for
+from flask import abort, flash, render_template, request, send_file, url_for
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import select
@@ -13,13 +13,14 @@ from ..errors import error_response
 from ..extensions import db
 from ..forms.shipping import BuyForm, ParcelForm
 from ..htmx import flash_oob, is_partial
-from ..models import Label
+from ..models import Label, Settings
 from ..money import fmt
 from ..orders.routes import get_order
 from ..orders.rows import back_to_list, row_response
 from . import bp
 from .providers import Parcel, ShippingError, active, ship_from
 from .purchase import buy_label
+
 
 @bp.route("/<order_id>/buy-shipping", methods=["GET", "POST"])
 @requires("buy_shipping")
@@ -29,7 +30,7 @@ def buy(order_id):
     htmx: the order's row becomes the form, rates included (422 with messages when invalid); its Close asks
     `orders.row` for the plain row. Otherwise the form is a page of its own."""
     order = get_order(order_id)
-    provider = active(workflow.settings())
+    provider = active(Settings.current())
     if "rate_id" in request.form:
         return _buy(order, provider)
     if order.status not in workflow.ORDER_ACTIONS["buy_shipping"][0]:
@@ -41,7 +42,7 @@ def buy(order_id):
         return _form(order, form, provider, status=422)
     try:
         workflow.check_label_date(form.ship_date.data)
-        rates = provider.rates(order, _parcel(form), ship_from(workflow.settings()), form.ship_date.data)
+        rates = provider.rates(order, _parcel(form), ship_from(Settings.current()), form.ship_date.data)
     except workflow.WorkflowError as exc:
         return _refused(order, form, provider, exc)
     except ShippingError as exc:

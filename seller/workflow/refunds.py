@@ -1,0 +1,252 @@
+"""Refunds: Full Refund and Partial Refund with concessions, never more than what is left, never twice."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from .. import clock
+from ..db import write_transaction
+from ..extensions import db
+from ..models import Order, OrderItem, Refund, RefundLine, ReturnRequest, ReturnStatus as R, Settings, User
+from ..money import from_cents
+from .core import _event, _guard, _refused
+from .errors import (ConcessionExceedsCap, IdempotencyConflict, InvalidInput, NotRefundable,
+                     RefundExceedsBalance)
+from .rules import ORDER_ACTIONS, REFUND_REASONS, RETURN_ACTIONS
+
+@dataclass
+class RefundInput:
+    kind: str  # "full" or "partial"
+    reason: str
+    idempotency_key: str
+    # order_items.id -> (item amount, shipping amount); ignored for a full refund
+    amounts: dict[int, tuple[Decimal, Decimal]]
+    return_concession: Decimal = Decimal("0")
+    other_concession: Decimal = Decimal("0")
+    memo_to_buyer: str = ""
+    seller_memo: str = ""
+
+    def fingerprint(self, return_request_id: int | None) -> str:
+        """What the form asked for, in cents (10 and 10.00 ask the same); call after `check_amounts`."""
+        amounts = {str(k): [_cents_of(a, ""), _cents_of(b, "")] for k, (a, b) in sorted(self.amounts.items())
+                   if a or b}
+        body = {"kind": self.kind, "reason": self.reason, "return": return_request_id,
+                "amounts": amounts if self.kind == "partial" else {},
+                "rc": _cents_of(self.return_concession, ""), "oc": _cents_of(self.other_concession, "")}
+        return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+    def check_amounts(self) -> None:
+        """Every amount a finite, non-negative number of whole cents (whatever parsed it)."""
+        _cents_of(self.return_concession, "return_concession")
+        _cents_of(self.other_concession, "other_concession")
+        if self.kind == "partial":
+            for item_id, (item_amt, ship_amt) in self.amounts.items():
+                _cents_of(item_amt, f"item-{item_id}-item")
+                _cents_of(ship_amt, f"item-{item_id}-shipping")
+
+
+MAX_CENTS = 10**11  # a billion dollars: anything larger is a typing error, and would overflow the columns
+
+
+def _cents_of(value, field: str) -> int:
+    """Cents of an amount, refusing NaN, infinities, negatives, fractions of a cent and absurd sizes."""
+    if not isinstance(value, (Decimal, int)) or isinstance(value, bool) or \
+            (isinstance(value, Decimal) and not value.is_finite()):
+        raise InvalidInput("Enter an amount in dollars and cents, like 12.50.", field)
+    if value < 0:
+        raise InvalidInput("Enter an amount that is not negative.", field)
+    cents = Decimal(value) * 100
+    if cents != cents.to_integral_value():
+        raise InvalidInput("Use at most two decimal places (cents).", field)
+    if cents >= MAX_CENTS:
+        raise InvalidInput("That amount is too large.", field)
+    return int(cents)
+
+
+def _pro_rata(tax: int, part: int, whole: int, tax_left: int, part_left: int) -> int:
+    """Tax refunded with `part` of `whole`: proportional, and exactly what is left on the last part."""
+    if part == 0 or whole == 0:
+        return 0
+    if part == part_left:
+        return tax_left
+    share = (Decimal(tax) * part / whole).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+    return min(int(share), tax_left)
+
+
+def refund_caps(order: Order) -> dict[str, int]:
+    """What is left to give as concessions on this order, in cents, under the Settings caps."""
+    cfg = Settings.current()
+    shipping = sum(i.shipping_price_cents for i in order.items)
+    items = sum(i.item_price_cents for i in order.items)
+    rc_cap = cfg.return_concession_factor * shipping + cfg.return_concession_extra_cents
+    oc_cap = items * cfg.other_concession_percent // 100
+    return {"return_concession": max(rc_cap - order.return_concession_cents, 0),
+            "other_concession": max(oc_cap - order.other_concession_cents, 0)}
+
+
+def plan_refund_lines(order: Order, data: RefundInput) -> list[RefundLine]:
+    """The per-item lines a refund would make, tax pro rata; raises when an amount is over what is left."""
+    lines = []
+    for item in order.items:
+        item_left = item.item_price_cents - item.refunded_item_cents
+        ship_left = item.shipping_price_cents - item.refunded_shipping_cents
+        if data.kind == "full":
+            item_cents, ship_cents = item_left, ship_left
+        else:
+            item_amt, ship_amt = data.amounts.get(item.id, (Decimal(0), Decimal(0)))
+            item_cents = _cents_of(item_amt, f"item-{item.id}-item")
+            ship_cents = _cents_of(ship_amt, f"item-{item.id}-shipping")
+            if item_cents > item_left:
+                raise RefundExceedsBalance(f"At most {from_cents(item_left)} is left to refund on this item.",
+                                           f"item-{item.id}-item")
+            if ship_cents > ship_left:
+                raise RefundExceedsBalance(f"At most {from_cents(ship_left)} of shipping is left to refund.",
+                                           f"item-{item.id}-shipping")
+        item_tax = _pro_rata(item.item_tax_cents, item_cents, item.item_price_cents,
+                             item.item_tax_cents - item.refunded_item_tax_cents, item_left)
+        ship_tax = _pro_rata(item.shipping_tax_cents, ship_cents, item.shipping_price_cents,
+                             item.shipping_tax_cents - item.refunded_shipping_tax_cents, ship_left)
+        if data.kind == "full":
+            item_tax = item.item_tax_cents - item.refunded_item_tax_cents
+            ship_tax = item.shipping_tax_cents - item.refunded_shipping_tax_cents
+        if item_cents or ship_cents or item_tax or ship_tax:
+            lines.append(RefundLine(order_item_id=item.id, item_cents=item_cents, item_tax_cents=item_tax,
+                                    shipping_cents=ship_cents, shipping_tax_cents=ship_tax))
+    return lines
+
+
+def _existing_refund(order: Order, key: str) -> Refund | None:
+    return db.session.scalar(select(Refund).where(Refund.order_id == order.id, Refund.idempotency_key == key))
+
+
+def _replay(order: Order, data: RefundInput, return_request_id: int | None) -> Refund | None:
+    """The refund already made with this form's key, if any (a double tap or a retry)."""
+    existing = _existing_refund(order, data.idempotency_key)
+    if existing is None:
+        return None
+    if existing.fingerprint != data.fingerprint(return_request_id):
+        raise IdempotencyConflict("This form was already submitted with other amounts. Reload the page to "
+                                  "make a new refund.")
+    return existing
+
+
+def refund(order: Order, user: User | None, data: RefundInput, *, return_request: ReturnRequest | None = None,
+           expected_version: int | None = None, now: datetime | None = None) -> tuple[Refund, bool]:
+    """Refund a shipped order in full or in part, with concessions. Returns (refund, replayed).
+
+    Never more than what is left per item component, nor above the concession caps; a replayed key
+    returns the first refund; a page older than the last change to the order is refused."""
+    if data.reason not in REFUND_REASONS:
+        raise InvalidInput("Choose a reason for refund.", "reason")
+    if data.kind not in ("full", "partial"):
+        raise InvalidInput("Choose Full Refund or Partial Refund.")
+    if not data.idempotency_key or len(data.idempotency_key) > 64:
+        raise InvalidInput("This form is missing its submission key. Reload the page.")
+    data.check_amounts()
+    now = now or clock.now()
+    order_pk = order.id  # read before the transaction: its first statement must be the guard
+    ret_id = return_request.id if return_request else None
+    if return_request is not None and return_request.order_id != order_pk:
+        raise InvalidInput("That return request belongs to another order.")
+    try:
+        with write_transaction(db.session):
+            if not _guard(Order, order_pk, ORDER_ACTIONS["refund"][0], expected_version=expected_version):
+                replayed = _replay(order, data, ret_id)
+                if replayed:
+                    return replayed, True
+                _refused(order, "refund", expected_version)
+            replayed = _replay(order, data, ret_id)
+            if replayed:
+                raise _Replayed(replayed)
+            # The return row next (order -> return, always in this order), so a Close request cannot slip in.
+            if return_request is not None and not _guard(ReturnRequest, ret_id,
+                                                         RETURN_ACTIONS["issue_refund"][0]):
+                _refused(return_request, "issue_refund", None, what="return request")
+            db.session.refresh(order)
+            if not order.amounts_known:
+                raise NotRefundable("This order's amounts are unknown (imported from the Unshipped Orders Report): "
+                                    "import the Order Report before refunding.")
+            lines = plan_refund_lines(order, data)
+            paid_part = sum(line.total_cents for line in lines)
+            if data.kind == "full" and paid_part <= 0:
+                raise NotRefundable("Nothing is left to refund on this order.")
+            caps = refund_caps(order)
+            rc = _cents_of(data.return_concession, "return_concession")
+            oc = _cents_of(data.other_concession, "other_concession")
+            if rc > caps["return_concession"]:
+                raise ConcessionExceedsCap(f"The return shipping concession can be at most "
+                                           f"{from_cents(caps['return_concession'])} on this order.",
+                                           "return_concession")
+            if oc > caps["other_concession"]:
+                raise ConcessionExceedsCap(f"Other concessions can be at most {from_cents(caps['other_concession'])}"
+                                           " on this order.", "other_concession")
+            if paid_part + rc + oc <= 0:
+                raise InvalidInput("Enter an amount to refund.", f"item-{order.items[0].id}-item")
+            ok = db.session.execute(
+                update(Order).where(Order.id == order.id, Order.refunded_cents + paid_part <= Order.paid_cents)
+                .values(refunded_cents=Order.refunded_cents + paid_part,
+                        return_concession_cents=Order.return_concession_cents + rc,
+                        other_concession_cents=Order.other_concession_cents + oc)
+                .execution_options(synchronize_session=False)).rowcount == 1
+            if not ok:
+                raise RefundExceedsBalance("That is more than is left to refund on this order.")
+            for line in lines:
+                ok = db.session.execute(
+                    update(OrderItem).where(
+                        OrderItem.id == line.order_item_id,
+                        OrderItem.refunded_item_cents + line.item_cents <= OrderItem.item_price_cents,
+                        OrderItem.refunded_shipping_cents + line.shipping_cents <= OrderItem.shipping_price_cents)
+                    .values(refunded_item_cents=OrderItem.refunded_item_cents + line.item_cents,
+                            refunded_item_tax_cents=OrderItem.refunded_item_tax_cents + line.item_tax_cents,
+                            refunded_shipping_cents=OrderItem.refunded_shipping_cents + line.shipping_cents,
+                            refunded_shipping_tax_cents=OrderItem.refunded_shipping_tax_cents
+                            + line.shipping_tax_cents)
+                    .execution_options(synchronize_session=False)).rowcount == 1
+                if not ok:
+                    raise RefundExceedsBalance("That is more than is left to refund on this item.",
+                                               f"item-{line.order_item_id}-item")
+            new = Refund(order_id=order.id, return_request_id=ret_id, idempotency_key=data.idempotency_key,
+                         fingerprint=data.fingerprint(ret_id), kind=data.kind, reason=data.reason,
+                         memo_to_buyer=(data.memo_to_buyer or "").strip(), seller_memo=(data.seller_memo or "").strip(),
+                         return_concession_cents=rc, other_concession_cents=oc, total_cents=paid_part + rc + oc,
+                         created_by_id=user.id if user else None, created_at=now, lines=lines)
+            db.session.add(new)
+            db.session.flush()
+            db.session.refresh(order)
+            _event(order, user, "refund", return_request, refund_id=new.id, kind=data.kind, reason=data.reason,
+                   total=str(from_cents(new.total_cents)), return_concession=str(from_cents(rc)),
+                   other_concession=str(from_cents(oc)), memo_to_buyer=new.memo_to_buyer,
+                   seller_memo=new.seller_memo,
+                   lines=[{"sku": next(i.sku for i in order.items if i.id == line.order_item_id),
+                           "item": str(from_cents(line.item_cents)), "item_tax": str(from_cents(line.item_tax_cents)),
+                           "shipping": str(from_cents(line.shipping_cents)),
+                           "shipping_tax": str(from_cents(line.shipping_tax_cents))} for line in lines])
+            fully = order.refunded_cents >= order.paid_cents
+            open_returns = [r for r in order.returns if r.status in RETURN_ACTIONS["complete_return"][0]
+                            and (fully or (data.kind == "full" and r.id == ret_id))]
+            for ret in open_returns:
+                if _guard(ReturnRequest, ret.id, RETURN_ACTIONS["complete_return"][0],
+                          status=R.COMPLETED.value, completed_at=now):
+                    _event(order, user, "complete_return", ret, refund_id=new.id)
+            return new, False
+    except _Replayed as r:
+        return r.refund, True
+    except IntegrityError:
+        db.session.rollback()
+        replayed = _replay(order, data, ret_id)
+        if replayed:
+            return replayed, True
+        raise RefundExceedsBalance("That is more than is left to refund on this order.")
+
+
+class _Replayed(Exception):
+    """Leave the transaction (rolling back the guard's version bump) and return the earlier refund."""
+
+    def __init__(self, refund_row: Refund):
+        self.refund = refund_row

@@ -1,0 +1,108 @@
+"""The rules every verb checks: vocabularies (contract §5–§7), transition tables, roles, Ship by and tracking
+formats."""
+from __future__ import annotations
+
+import math
+import re
+from datetime import datetime, timedelta, timezone
+
+from .. import clock
+from ..models import Order, OrderStatus as S, ReturnRequest, ReturnStatus as R, Settings, User
+
+CARRIERS = ["USPS", "UPS", "FedEx", "DHL", "OnTrac", "Lasership", "DHL Global Mail", "UPS Mail Innovations",
+            "FedEx SmartPost", "Canada Post", "Royal Mail", "Amazon Shipping", "China Post", "Yun Express",
+            "4PX", "Yanwen", "SF Express", "Other"]
+CANCEL_REASONS = ["No inventory", "Buyer canceled", "General adjustment", "Pricing error",
+                  "Shipping address undeliverable", "Customer exchange"]
+REFUND_REASONS = ["No Inventory", "Customer Return", "General Adjustment", "Could Not Ship", "Different Item",
+                  "Buyer Canceled", "Merchandise Not Received", "Merchandise Not As Described", "Pricing Error",
+                  "Shipping Address Undeliverable", "Delivered Late by Carrier", "Missed Fulfillment Promise"]
+RETURN_REASONS = ["No longer needed", "Bought by mistake", "Better price available", "Item arrived too late",
+                  "Item defective or doesn't work", "Product damaged, but shipping box OK",
+                  "Product and shipping box both damaged", "Wrong item was sent", "Missing parts or accessories",
+                  "Inaccurate website description", "Received extra item I didn't buy",
+                  "Incompatible or not useful", "Performance or quality not adequate", "Didn't approve purchase"]
+CLOSE_REASONS = ["Buyer withdrew the request", "Item not returned", "Refunded outside of the return request",
+                 "Replacement sent", "Return not eligible", "Other"]
+
+# Published formats of the carriers' tracking numbers; a mismatch is a warning, not a block.
+TRACKING_FORMATS = {
+    "UPS": re.compile(r"1Z[0-9A-Z]{16}|T\d{10}|\d{9}|\d{26}"),
+    "USPS": re.compile(r"(?:\d{20}|\d{22}|\d{26}|\d{30}|\d{34}|[A-Z]{2}\d{9}US)"),
+    "FedEx": re.compile(r"\d{12}|\d{15}|\d{20}|\d{22}|\d{34}"),
+    "DHL": re.compile(r"\d{10}|\d{11}|JJD\d{18,20}|JVGL\d{16,20}|GM\d{16,20}|[A-Z]{2}\d{9}[A-Z]{2}"),
+}
+
+
+# ---------------------------------------------------------------- transition tables and roles
+
+ORDER_ACTIONS: dict[str, tuple[frozenset[str], str | None]] = {
+    "confirm_shipment": (frozenset({S.UNSHIPPED}), S.SHIPPED),
+    "buy_shipping": (frozenset({S.UNSHIPPED}), S.SHIPPED),
+    "edit_shipment": (frozenset({S.SHIPPED}), S.SHIPPED),
+    "cancel_order": (frozenset({S.UNSHIPPED}), S.CANCELED),
+    "refund": (frozenset({S.SHIPPED}), S.SHIPPED),
+    "create_return": (frozenset({S.SHIPPED}), S.SHIPPED),
+    "print_packing_slip": (frozenset({S.UNSHIPPED, S.SHIPPED}), None),
+    "contact_buyer": (frozenset(S), None),
+    "mark_paid": (frozenset({S.PENDING}), S.UNSHIPPED),
+}
+RETURN_ACTIONS: dict[str, tuple[frozenset[str], str | None]] = {
+    "authorize_return": (frozenset({R.PENDING_AUTHORIZATION}), R.AUTHORIZED),
+    "issue_refund": (frozenset({R.PENDING_AUTHORIZATION, R.AUTHORIZED}), None),
+    "close_return": (frozenset({R.PENDING_AUTHORIZATION, R.AUTHORIZED}), R.CLOSED),
+    "complete_return": (frozenset({R.PENDING_AUTHORIZATION, R.AUTHORIZED}), R.COMPLETED),
+    "contact_buyer": (frozenset(R), None),
+}
+# Who may do what (contract §1). Everything not listed here is the owner's alone.
+STAFF_ACTIONS = frozenset({"view", "print_packing_slip", "confirm_shipment", "edit_shipment", "buy_shipping",
+                           "contact_buyer"})
+
+
+def permitted(user: User, action: str) -> bool:
+    return user.is_authenticated and (user.role == "owner" or action in STAFF_ACTIONS)
+
+
+def available_actions(order: Order, user: User) -> list[str]:
+    """The order actions this user may take now, in the order the row shows them."""
+    shown = ["print_packing_slip", "confirm_shipment", "buy_shipping", "cancel_order", "edit_shipment", "refund",
+             "create_return", "contact_buyer"]
+    return [a for a in shown if order.status in ORDER_ACTIONS[a][0] and permitted(user, a)
+            and (a != "refund" or (order.amounts_known and order.refunded_cents < order.paid_cents))]
+
+
+def available_return_actions(ret: ReturnRequest, user: User) -> list[str]:
+    shown = ["authorize_return", "issue_refund", "close_return", "contact_buyer"]
+    return [a for a in shown if ret.status in RETURN_ACTIONS[a][0] and permitted(user, a)
+            and (a != "issue_refund" or (ret.order.amounts_known and ret.order.refunded_cents < ret.order.paid_cents))]
+
+
+def compute_ship_by(purchased_at: datetime, promise_at: datetime | None, cfg: Settings) -> datetime:
+    """Latest ship date: the report's promise date when given, else purchase + handling time."""
+    if promise_at is not None:
+        return promise_at
+    if not cfg.handling_business_days:
+        return purchased_at + timedelta(hours=cfg.handling_hours)
+    tz = clock.store_tz(cfg.timezone)
+    local = clock.to_local(purchased_at, tz)
+    days = math.ceil(cfg.handling_hours / 24)
+    day = local.date()
+    while days:
+        day += timedelta(days=1)
+        if day.weekday() < 5:
+            days -= 1
+    moment = datetime.combine(day, local.timetz())
+    return moment.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def tracking_matches(carrier: str, tracking_id: str) -> bool:
+    """Whether a tracking ID fits its carrier's published format (carriers without one: non-empty)."""
+    if not tracking_id:
+        return False
+    pattern = TRACKING_FORMATS.get(carrier)
+    return bool(pattern.fullmatch(tracking_id)) if pattern else carrier != "Other"
+
+
+def normalize_tracking(tracking_id: str) -> str:
+    """Scanners and people add spaces and lower case; carriers don't."""
+    return re.sub(r"[\s-]+", "", tracking_id or "").upper()

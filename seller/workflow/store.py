@@ -1,0 +1,20 @@
+"""The store's settings: one row, written only here."""
+from __future__ import annotations
+
+from ..db import write_transaction
+from ..extensions import db
+from ..models import Settings
+
+
+def save_settings(**values) -> Settings:
+    """Change the named settings (the row is made on the first save), in one transaction."""
+    with write_transaction(db.session):
+        row = db.session.get(Settings, 1)
+        if row is None:
+            row = Settings.current()
+            db.session.add(row)
+        for name, value in values.items():
+            if name not in Settings.__table__.columns or name == "id":
+                raise AttributeError(f"no setting {name!r}")
+            setattr(row, name, value)
+    return row
