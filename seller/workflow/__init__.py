@@ -22,7 +22,7 @@ from .refunds import MAX_CENTS, RefundInput, plan_refund_lines, refund, refund_c
 from .returns import authorize_return, close_return, create_return, new_rma_number, returnable_quantities
 from .rules import (
     CANCEL_REASONS, CARRIERS, CLOSE_REASONS, ORDER_ACTIONS, REFUND_REASONS, RETURN_ACTIONS, RETURN_REASONS,
-    STAFF_ACTIONS, TRACKING_FORMATS, available_actions, available_return_actions, compute_ship_by,
+    STAFF_ACTIONS, TRACKING_FORMATS, available_actions, available_return_actions, carrier_of, compute_ship_by,
     normalize_tracking, permitted, tracking_matches,
 )
 from .store import save_settings

@@ -26,11 +26,13 @@ CLOSE_REASONS = ["Buyer withdrew the request", "Item not returned", "Refunded ou
                  "Replacement sent", "Return not eligible", "Other"]
 
 # Published formats of the carriers' tracking numbers; a mismatch is a warning, not a block.
+# USPS's 20-22 digit Intelligent Mail package barcodes start 91-95 (FedEx's 22-digit Ground ones start 96), and
+# an international number ending in US is USPS's: so most tracking IDs name their carrier (`carrier_of`).
 TRACKING_FORMATS = {
     "UPS": re.compile(r"1Z[0-9A-Z]{16}|T\d{10}|\d{9}|\d{26}"),
-    "USPS": re.compile(r"(?:\d{20}|\d{22}|\d{26}|\d{30}|\d{34}|[A-Z]{2}\d{9}US)"),
-    "FedEx": re.compile(r"\d{12}|\d{15}|\d{20}|\d{22}|\d{34}"),
-    "DHL": re.compile(r"\d{10}|\d{11}|JJD\d{18,20}|JVGL\d{16,20}|GM\d{16,20}|[A-Z]{2}\d{9}[A-Z]{2}"),
+    "USPS": re.compile(r"9[1-5]\d{18,20}|\d{26}|\d{30}|\d{34}|[A-Z]{2}\d{9}US"),
+    "FedEx": re.compile(r"\d{12}|\d{15}|\d{20}|96\d{20}|\d{34}"),
+    "DHL": re.compile(r"\d{10}|\d{11}|JJD\d{18,20}|JVGL\d{16,20}|GM\d{16,20}|[A-Z]{2}\d{9}(?!US$)[A-Z]{2}"),
 }
 
 
@@ -101,6 +103,13 @@ def tracking_matches(carrier: str, tracking_id: str) -> bool:
         return False
     pattern = TRACKING_FORMATS.get(carrier)
     return bool(pattern.fullmatch(tracking_id)) if pattern else carrier != "Other"
+
+
+def carrier_of(tracking_id: str) -> str | None:
+    """The carrier whose format the tracking ID has, when exactly one carrier's does (else None)."""
+    tracking_id = normalize_tracking(tracking_id)
+    found = [carrier for carrier, pattern in TRACKING_FORMATS.items() if pattern.fullmatch(tracking_id)]
+    return found[0] if len(found) == 1 else None
 
 
 def normalize_tracking(tracking_id: str) -> str:
