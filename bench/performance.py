@@ -27,7 +27,7 @@ from seller import create_app, workflow  # noqa: E402
 from seller.config import normalize_database_url  # noqa: E402
 from seller.extensions import db  # noqa: E402
 from seller.models import Cancellation, Order, Settings, Shipment, User  # noqa: E402
-from seller.performance import metrics  # noqa: E402
+from seller import metrics  # noqa: E402
 from seller import clock
 
 CARRIERS = ["USPS"] * 50 + ["UPS"] * 25 + ["FedEx"] * 18 + ["DHL"] * 3 + ["OnTrac"] * 2 + ["Other"] * 2

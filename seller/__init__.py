@@ -27,7 +27,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     i18n.init_app(app)
 
     from . import auth, errors, htmx, templating, views
+    from .contact import bp as contact_bp
     from .orders import bp as orders_bp, cache
+    from .refunds import bp as refunds_bp
     from .returns import bp as returns_bp
     from .settings import bp as settings_bp
     from .shipping import bp as shipping_bp
@@ -37,6 +39,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(views.bp)
     cache.init_app(app, db)
     app.register_blueprint(orders_bp)
+    app.register_blueprint(refunds_bp)
+    app.register_blueprint(contact_bp)
     app.register_blueprint(returns_bp)
     app.register_blueprint(settings_bp)
     app.register_blueprint(shipping_bp)

@@ -15,6 +15,7 @@ from sqlalchemy import update
 from . import clock
 from .db import write_transaction
 from .extensions import db
+from .i18n import _
 from .models import Message, Order
 from .templating import store_settings
 
@@ -75,5 +76,7 @@ def deliver(message: Message | None) -> bool | None:
     return True
 
 
-NOT_SENT = ("The message is kept in the order's history, but it could not be e-mailed (the mail server did not "
-            "take it, or the order has no buyer e-mail). Write to the buyer through Seller Central.")
+def not_sent() -> str:
+    """What the seller is told when a kept message could not be e-mailed."""
+    return _("The message is kept in the order's history, but it could not be e-mailed (the mail server did not "
+             "take it, or the order has no buyer e-mail). Write to the buyer through Seller Central.")

@@ -11,10 +11,10 @@ from datetime import date, datetime
 from flask_login import UserMixin
 from sqlalchemy import (
     JSON, Boolean, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text,
-    UniqueConstraint, and_, or_,
+    UniqueConstraint, and_, exists, or_,
 )
 from sqlalchemy.ext.hybrid import hybrid_method
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
 from . import clock
 from .extensions import db
@@ -178,6 +178,15 @@ class Order(db.Model):
         return or_(cls.late, and_(cls.status == OrderStatus.UNSHIPPED.value, cls.ship_by < now))
 
     @property
+    def is_late_now(self) -> bool:
+        return self.is_late(clock.now())
+
+    @property
+    def has_label(self) -> bool:
+        """Whether a label was bought for this order (it can be printed again)."""
+        return any(s.has_label for s in self.shipments)
+
+    @property
     def shipment(self) -> Shipment | None:
         """The shipment in force (earlier versions stay in `shipments`)."""
         current = [s for s in self.shipments if s.superseded_at is None]
@@ -269,9 +278,14 @@ class Label(db.Model):
     service: Mapped[str] = mapped_column(String(100))
     cost_cents: Mapped[int] = mapped_column(Integer)
     tracking_id: Mapped[str] = mapped_column(String(100))
-    pdf: Mapped[bytes] = mapped_column(LargeBinary)
+    pdf: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=_now)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+# Whether the shipment came with a bought label: read with the shipment itself, no query of its own.
+Shipment.has_label = column_property(exists().where(Label.order_id == Shipment.order_id,
+                                                    Label.shipment_id == Shipment.id))
 
 
 class Cancellation(db.Model):

@@ -1,12 +1,14 @@
-"""What every template can use: the store's name, money, and times in the store's timezone."""
+"""What every template can use: the store's settings, money, times in the store's timezone, and the questions
+templates ask of the action registry (`can`, `actions_for`) instead of testing roles themselves."""
 from flask import g
+from flask_login import current_user
 
-from . import clock
-from .money import fmt
+from . import clock, workflow
 from .models import Settings
+from .money import fmt
 
 
-def store_settings():
+def store_settings() -> Settings:
     """The settings row, read once per request."""
     if "store_settings" not in g:
         g.store_settings = Settings.current()
@@ -20,9 +22,22 @@ def local_time(dt, pattern="%b %d, %Y %I:%M %p %Z"):
     return clock.to_local(dt, clock.store_tz(store_settings().timezone)).strftime(pattern)
 
 
+def can(name: str, subject=None) -> bool:
+    """Whether the signed-in user can take this action (on this order or return request) now."""
+    return workflow.why_not(subject, name, current_user) is None
+
+
+def actions_for(subject, where: str = "row"):
+    """The registry's actions this user can take on `subject` now, for its row or for the order page."""
+    return workflow.available(subject, current_user, where)
+
+
 def init_app(app):
+    from . import listing, panels
     app.jinja_env.filters["money"] = fmt
     app.jinja_env.filters["local"] = local_time
     app.jinja_env.filters["local_date"] = lambda dt: local_time(dt, "%b %d, %Y")
-    app.jinja_env.globals["store_name"] = lambda: store_settings().store_name
-    app.jinja_env.globals["store_settings"] = store_settings
+    app.jinja_env.globals.update(
+        store_name=lambda: store_settings().store_name, store_settings=store_settings, can=can,
+        actions_for=actions_for, next_url=listing.next_url, row_id=panels.row_id,
+        today_in_store=lambda: clock.local_today(workflow.store_tz()).isoformat())

@@ -5,7 +5,7 @@ import pytest
 from werkzeug.security import check_password_hash
 
 from seller import users, workflow
-from seller.performance.metrics import DEFINITIONS
+from seller.metrics import DEFINITIONS
 from seller.auth import PUBLIC_ENDPOINTS
 from seller.extensions import db
 from seller.models import User

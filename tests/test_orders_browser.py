@@ -23,6 +23,11 @@ def open_list(page, live_server, order):
     return page.locator(f'tr[data-order-id="{order.order_id}"]')
 
 
+def panel_of(page, order):
+    """The panel under the order's row, where its action forms open."""
+    return page.locator(f"#order-{order.id}-panel")
+
+
 def still_same_page(page) -> bool:
     return page.evaluate("window.__notReloaded === true")
 
@@ -42,7 +47,7 @@ def test_confirm_shipment_swaps_the_row_without_reloading(signed_in, live_server
     row = open_list(page, live_server, order)
     assert unshipped_count(page) == "1"
     row.get_by_role("button", name="Confirm shipment").click()
-    form_row = page.locator(f'tr[data-order-id="{order.order_id}"]')
+    form_row = panel_of(page, order)
     form_row.get_by_label("Carrier", exact=True).select_option("Other")
     form_row.get_by_label("Tracking ID").fill("LOCAL-1")
     form_row.get_by_role("button", name="Confirm shipment").click()
@@ -64,7 +69,7 @@ def test_cancel_with_a_reason(signed_in, live_server, live_db):
     order = make_order("Unshipped")
     row = open_list(page, live_server, order)
     row.get_by_role("button", name="Cancel order").click()
-    form_row = page.locator(f'tr[data-order-id="{order.order_id}"]')
+    form_row = panel_of(page, order)
     form_row.get_by_role("button", name="Submit").click()
     page.get_by_text("Choose a reason for cancellation.").wait_for()
     form_row.get_by_label("Reason for cancellation").select_option("Pricing error")
@@ -82,7 +87,7 @@ def test_edit_and_reconfirm_shipment(signed_in, live_server, live_db):
     order = make_order("Shipped")
     row = open_list(page, live_server, order)
     row.get_by_role("button", name="Edit shipment").click()
-    form_row = page.locator(f'tr[data-order-id="{order.order_id}"]')
+    form_row = panel_of(page, order)
     tracking = form_row.get_by_label("Tracking ID")
     assert tracking.input_value() == "1Z999AA10123456784"
     form_row.get_by_label("Carrier", exact=True).select_option("FedEx")
@@ -102,7 +107,7 @@ def test_closing_a_form_puts_the_row_back(signed_in, live_server):
     order = make_order("Unshipped")
     row = open_list(page, live_server, order)
     row.get_by_role("button", name="Confirm shipment").click()
-    page.locator(f'tr[data-order-id="{order.order_id}"]').get_by_role("link", name="Close").click()
+    panel_of(page, order).get_by_role("link", name="Close").click()
     page.locator(f'tr[data-order-id="{order.order_id}"]').get_by_role("button", name="Cancel order").wait_for()
     assert still_same_page(page)
 
@@ -125,9 +130,9 @@ def test_every_action_control_is_touch_sized_on_a_tablet(signed_in, live_server)
     assert [m for m in measured if m[1] < 44] == []
     unshipped = page.locator("tr[data-order-id].st-unshipped").first
     unshipped.get_by_role("button", name="Confirm shipment").click()
-    form = page.locator("tr.form-row form")
+    form = page.locator("tr.panel-row form")
     form.wait_for()
-    measured = heights(page.locator("tr.form-row :is(a, button, input:not([type=hidden]), select, textarea)"))
+    measured = heights(page.locator("tr.panel-row :is(a, button, input:not([type=hidden]), select, textarea)"))
     assert len(measured) >= 6
     assert [m for m in measured if m[1] < 44] == []
     assert page.evaluate("document.documentElement.scrollWidth") <= 1024  # no sideways scrolling

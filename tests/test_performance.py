@@ -16,8 +16,9 @@ from sqlalchemy import event
 from seller import clock, workflow
 from seller.extensions import db
 from seller.models import Shipment
-from seller.performance import charts, metrics
-from seller.performance.metrics import Rate
+from seller import metrics
+from seller.performance import charts
+from seller.metrics import Rate
 
 TZ = ZoneInfo("America/Los_Angeles")
 UPS_OK = "1Z999AA10123456784"

@@ -204,7 +204,7 @@ def test_caps_come_from_settings(app, order_factory):
 def test_only_shipped_orders_are_refunded(app, order_factory, status):
     order = order_factory(status)
     before = state(order)
-    with pytest.raises(workflow.InvalidTransition, match=f"This order is {status}"):
+    with pytest.raises(workflow.InvalidTransition, match=f" is {status}: Refund order is not possible"):
         workflow.refund(order, None, refund_input())
     assert state(order) == before
 
@@ -335,8 +335,8 @@ def test_the_refund_page(owner_client, order_factory):
         assert label in html, label
     for item in order.items:
         assert f"<legend>{item.sku}</legend>" in html
-        assert f'<label for="item-{item.id}-item">Item amount</label>' in html
-        assert f'<label for="item-{item.id}-shipping">Shipping amount</label>' in html
+        assert f'<label for="item-{item.id}-item-{order.id}">Item amount</label>' in html
+        assert f'<label for="item-{item.id}-shipping-{order.id}">Shipping amount</label>' in html
     options = re.findall(r'<option[^>]*value="([^"]*)"', html.split('name="reason"')[1].split("</select>")[0])
     assert options == ["", *workflow.REFUND_REASONS]
     assert len(key_of(html)) >= 24 and version_of(html) == order.version
@@ -405,7 +405,7 @@ def test_malformed_amounts_are_shown_next_to_their_field(owner_client, order_fac
             assert response.status_code == 400 and "cannot be saved (NUL)" in response.text
             continue
         assert response.status_code == 422, text
-        assert re.search(rf'<p class="error" id="{name}-error">([^<]+)</p>', response.text), text
+        assert re.search(rf'<p class="error" id="{name}-{order.id}-error">([^<]+)</p>', response.text), text
         assert ("<html" in response.text) == (not headers)
     assert state(order) == before
 
@@ -415,7 +415,8 @@ def test_an_empty_partial_refund_is_refused_next_to_the_first_amount(owner_clien
     before = state(order)
     response = post_refund(owner_client, order, HX, kind="partial", submit_partial="1")
     assert response.status_code == 422
-    assert f'<p class="error" id="item-{order.items[0].id}-item-error">Enter an amount to refund.</p>' in response.text
+    assert (f'<p class="error" id="item-{order.items[0].id}-item-{order.id}-error">Enter an amount to refund.</p>'
+            in response.text)
     assert state(order) == before
 
 
@@ -447,7 +448,7 @@ def test_over_what_is_left_is_shown_next_to_the_field(owner_client, order_factor
     response = post_refund(owner_client, order, None, kind="partial", submit_partial="1",
                            **{f"item-{i}-shipping": "4.99", f"item-{i}-item": "20.01", "return_concession": "20"})
     assert response.status_code == 422 and "<html" in response.text
-    assert f'id="item-{i}-item-error">At most 20.00 is left to refund on this item.</p>' in response.text
+    assert f'id="item-{i}-item-{order.id}-error">At most 20.00 is left to refund on this item.</p>' in response.text
     assert state(order) == before
 
 
@@ -552,10 +553,11 @@ def test_unknown_amounts_refused_with_a_clear_message(owner_client, order_factor
 @pytest.mark.parametrize("status", ["Unshipped", "Canceled"])
 def test_refunding_an_order_that_is_not_shipped(owner_client, order_factory, status):
     order = order_factory(status)
-    assert "only shipped orders can be refunded" in owner_client.get(f"/orders/{order.order_id}/refund").text
+    not_possible = f"Order {order.order_id} is {status}: Refund order is not possible."
+    assert not_possible in owner_client.get(f"/orders/{order.order_id}/refund").text
     before = state(order)
     response = post_refund(owner_client, order, None, kind="full", submit_full="1")
-    assert response.status_code == 409 and f"This order is {status}" in response.text
+    assert response.status_code == 409 and not_possible in response.text
     assert state(order) == before
 
 
@@ -620,8 +622,8 @@ def test_a_message_needs_a_subject_and_a_body(owner_client, order_factory, heade
     before = state(order)
     response = owner_client.post(f"/orders/{order.order_id}/contact", headers=headers,
                                  data={"subject": " ", "message": "Hello"})
-    assert response.status_code == 422 and 'id="subject-error">Enter a subject.' in response.text
+    assert response.status_code == 422 and f'id="subject-{order.id}-error">Enter a subject.' in response.text
     response = owner_client.post(f"/orders/{order.order_id}/contact", headers=headers,
                                  data={"subject": "Hi", "message": ""})
-    assert response.status_code == 422 and 'id="message-error">Enter a message.' in response.text
+    assert response.status_code == 422 and f'id="message-{order.id}-error">Enter a message.' in response.text
     assert state(order) == before

@@ -49,7 +49,7 @@ def row_of(html, ret):
 
 
 def buttons(row):
-    return re.findall(r'<a class="btn[^"]*"[^>]*>([^<]+)</a>', row)
+    return re.findall(r'<button type="submit" class="btn[^"]*">([^<]+)</button>', row)
 
 
 # ---------------------------------------------------------------- the list
@@ -143,12 +143,12 @@ def test_the_create_return_form(owner_client, order_factory):
     page = owner_client.get(f"/returns/new/{order.order_id}")
     assert page.status_code == 200
     a, b = order.items
-    assert re.search(rf'id="quantity-{a.id}" max="1" min="0"', page.text)
-    assert re.search(rf'id="quantity-{b.id}" max="1" min="0"', page.text)
+    assert re.search(rf'id="quantity-{a.id}-{order.id}" max="1" min="0"', page.text)
+    assert re.search(rf'id="quantity-{b.id}-{order.id}" max="1" min="0"', page.text)
     assert "<legend>A</legend>" in page.text and "Return reason" in page.text
     options = re.findall(r'<option[^>]*value="([^"]*)"', page.text.split('name="reason"')[1].split("</select>")[0])
     assert [o.replace("&#39;", "'") for o in options] == ["", *workflow.RETURN_REASONS]
-    assert 'value="Create return request"' in page.text
+    assert '>Create return request</button>' in page.text
 
 
 @pytest.mark.parametrize("headers", [{}, HX], ids=["no-js", "htmx"])
@@ -177,12 +177,13 @@ def test_create_return_refusals(owner_client, order_factory, headers):
     new_return(order, quantity=1)
     before = snapshot()
     url = f"/returns/new/{order.order_id}"
-    cases = [({"reason": REASON, f"quantity-{item.id}": "2"}, f'id="quantity-{item.id}-error">Enter 0 to 1.'),
-             ({"reason": REASON, f"quantity-{item.id}": "-1"}, f'id="quantity-{item.id}-error">Enter 0 to 1.'),
-             ({"reason": REASON, f"quantity-{item.id}": "x"}, f'id="quantity-{item.id}-error">'),
+    quantity, reason = f'id="quantity-{item.id}-{order.id}-error">', f'id="reason-{order.id}-error">'
+    cases = [({"reason": REASON, f"quantity-{item.id}": "2"}, quantity + "Enter 0 to 1."),
+             ({"reason": REASON, f"quantity-{item.id}": "-1"}, quantity + "Enter 0 to 1."),
+             ({"reason": REASON, f"quantity-{item.id}": "x"}, quantity),
              ({"reason": REASON, f"quantity-{item.id}": "0"}, "Enter the quantity of at least one item"),
-             ({"reason": "", f"quantity-{item.id}": "1"}, 'id="reason-error">Choose a return reason.'),
-             ({"reason": "Bored", f"quantity-{item.id}": "1"}, 'id="reason-error">')]
+             ({"reason": "", f"quantity-{item.id}": "1"}, reason + "Choose a return reason."),
+             ({"reason": "Bored", f"quantity-{item.id}": "1"}, reason)]
     for data, message in cases:
         response = owner_client.post(url, data=data, headers=headers)
         assert response.status_code == 422, data
@@ -203,12 +204,12 @@ def test_quantities_held_by_closed_requests_can_be_returned_again(app, order_fac
 @pytest.mark.parametrize("status", ["Unshipped", "Canceled", "Pending"])
 def test_returns_are_recorded_on_shipped_orders_only(owner_client, order_factory, status):
     order = order_factory(status)
-    assert "return requests are recorded on shipped orders only" in \
+    assert f"Order {order.order_id} is {status}: Create return request is not possible." in \
         owner_client.get(f"/returns/new/{order.order_id}").text
     before = snapshot()
     response = owner_client.post(f"/returns/new/{order.order_id}",
                                  data={"reason": REASON, f"quantity-{order.items[0].id}": "1"})
-    assert response.status_code == 409 and f"This order is {status}" in response.text
+    assert response.status_code == 409 and f"Order {order.order_id} is {status}: " in response.text
     assert snapshot() == before
 
 
@@ -231,7 +232,7 @@ def test_the_authorize_form(owner_client, order_factory):
     assert re.search(r'name="rma_number" type="text" value="RMA-[0-9A-F]{8}"', page)
     assert "Returns Dept\n1 Main St\nReno, NV</textarea>" in page
     for label in ("RMA number", "Return address", "Refund now", "Refund after the item is received",
-                  'value="Authorize request"', ret.order.items[0].sku):
+                  '>Authorize request</button>', ret.order.items[0].sku):
         assert label in page, label
     assert "Items to be returned" in page
 
@@ -248,7 +249,7 @@ def test_authorize_a_request(owner_client, owner, order_factory, headers):
     if headers:
         assert response.status_code == 200
         assert response.text.lstrip().startswith(f'<tr id="return-{ret.id}"')
-        assert 'id="return-tabs" class="status-tabs" aria-label="Return status" hx-swap-oob="true"' in response.text
+        assert 'id="return-tabs" class="tabs" aria-label="Return status" hx-swap-oob="true"' in response.text
         assert '>Authorized <span class="count">1</span>' in response.text
         assert "authorized with RMA RMA-2024-07" in response.text
         assert response.headers["HX-Retarget"] == f"#return-{ret.id}"
@@ -271,11 +272,13 @@ def test_authorize_and_refund_now_opens_the_refund_page(owner_client, order_fact
     other = new_return(order_factory("Shipped"))
     response = owner_client.post(f"/returns/{other.id}/authorize", headers=HX, data={
         "rma_number": "RMA-NOW-2", "return_address": "x", "refund_timing": "now", "version": other.version})
-    assert response.status_code == 200
-    assert response.headers["HX-Retarget"] == f"#return-{other.id}-panel"
-    assert response.text.lstrip().startswith(f'<tr id="return-{other.id}-panel"')
-    assert f'action="/returns/{other.id}/refund"' in response.text
-    assert f'<tr id="return-{other.id}" data-order-id="{other.order.order_id}" hx-swap-oob="true">' in response.text
+    assert response.status_code == 200  # the row swapped, and its panel loads the refund form at once
+    assert response.headers["HX-Retarget"] == f"#return-{other.id}"
+    assert response.text.lstrip().startswith(f'<tr id="return-{other.id}" data-order-id="{other.order.order_id}"')
+    panel = re.search(rf'<tr id="return-{other.id}-panel"[^>]*>', response.text).group(0)
+    assert f'hx-get="/returns/{other.id}/refund?next=' in panel and 'hx-trigger="load"' in panel
+    form = owner_client.get(f"/returns/{other.id}/refund", headers=HX).text
+    assert form.lstrip().startswith(f'<tr id="return-{other.id}-panel"') and "Submit Full Refund" in form
 
 
 @pytest.mark.parametrize("headers", [{}, HX], ids=["no-js", "htmx"])
@@ -283,10 +286,11 @@ def test_authorize_refusals(owner_client, order_factory, headers):
     taken = new_return(order_factory("Shipped"), status="Authorized")
     ret = new_return(order_factory("Shipped"))
     before = snapshot()
-    cases = [({"rma_number": taken.rma_number.lower()}, 422, 'id="rma_number-error">That RMA number is already used'),
-             ({"rma_number": "!!"}, 422, 'id="rma_number-error">Use 3 to 40 letters'),
-             ({"rma_number": "R" * 41}, 422, 'id="rma_number-error">'),
-             ({"return_address": "  "}, 422, 'id="return_address-error">Enter the address'),
+    rma, address = f'id="rma_number-{ret.id}-error">', f'id="return_address-{ret.id}-error">'
+    cases = [({"rma_number": taken.rma_number.lower()}, 422, rma + "That RMA number is already used"),
+             ({"rma_number": "!!"}, 422, rma + "Use 3 to 40 letters"),
+             ({"rma_number": "R" * 41}, 422, rma),
+             ({"return_address": "  "}, 422, address + "Enter the address"),
              ({"refund_timing": "never"}, 422, "Not a valid choice"),
              ({"version": ret.version + 5}, 409, "changed by someone else")]
     for change, status, message in cases:
@@ -358,7 +362,7 @@ def test_a_partial_refund_leaves_the_request_open(owner_client, order_factory):
 
 def test_no_refund_from_a_closed_request(owner_client, order_factory):
     ret = new_return(order_factory("Shipped"), status="Closed")
-    assert "This return request is Closed: no refund can be issued from it." in \
+    assert "This return request is Closed: Issue refund is not possible." in \
         owner_client.get(f"/returns/{ret.id}/refund").text
     before = snapshot()
     response = owner_client.post(f"/returns/{ret.id}/refund", headers=HX, data={
@@ -375,7 +379,7 @@ def test_the_close_form(owner_client, order_factory):
     page = owner_client.get(f"/returns/{ret.id}/close").text
     options = re.findall(r'<option[^>]*value="([^"]*)"', page.split('name="reason"')[1].split("</select>")[0])
     assert options == ["", *workflow.CLOSE_REASONS]
-    assert "Reason for closing" in page and "Message to buyer" in page and 'value="Close request"' in page
+    assert "Reason for closing" in page and "Message to buyer" in page and '>Close request</button>' in page
 
 
 @pytest.mark.parametrize("headers", [{}, HX], ids=["no-js", "htmx"])
@@ -399,8 +403,8 @@ def test_close_a_request(owner_client, owner, order_factory, headers):
     before = snapshot()
     again = owner_client.post(f"/returns/{ret.id}/authorize", headers=headers,
                               data={"rma_number": "RMA-LATE", "return_address": "x", "refund_timing": "now"})
-    assert again.status_code == 409 and "This return request is Closed: authorize return is not possible" in again.text
-    assert owner_client.get(f"/returns/{ret.id}/close", headers=headers).status_code == 200
+    assert again.status_code == 409 and "This return request is Closed: Authorize request is not possible" in again.text
+    assert owner_client.get(f"/returns/{ret.id}/close", headers=headers).status_code == 409
     assert owner_client.post(f"/returns/{ret.id}/close", headers=headers,
                              data={"reason": "Other"}).status_code == 409
     assert snapshot() == before
@@ -411,7 +415,7 @@ def test_close_refusals(owner_client, order_factory, headers):
     ret = new_return(order_factory("Shipped"))
     before = snapshot()
     response = owner_client.post(f"/returns/{ret.id}/close", headers=headers, data={"reason": ""})
-    assert response.status_code == 422 and 'id="reason-error">Choose a reason for closing.' in response.text
+    assert response.status_code == 422 and f'id="reason-{ret.id}-error">Choose a reason for closing.' in response.text
     response = owner_client.post(f"/returns/{ret.id}/close", headers=headers,
                                  data={"reason": "Other", "version": ret.version + 7})
     assert response.status_code == 409 and "changed by someone else" in response.text

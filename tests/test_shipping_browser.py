@@ -25,19 +25,19 @@ def test_buy_shipping_with_the_demo_provider(page, live_server, live_db, browser
     row = page.locator(f'tr[data-order-id="{order.order_id}"]')
     expect(row).to_be_visible()
     buy_shipping(row).click()
-
-    expect(row.get_by_text("Provider: Demo")).to_be_visible()  # the row now holds the form, same page
+    panel = page.locator(f"#order-{order.id}-panel")
+    expect(panel.get_by_text("Provider: Demo")).to_be_visible()  # the form opens under the row, same page
     assert page.url == live_server.url + "/orders"
-    row.get_by_label("Weight").fill("2.5")
-    row.get_by_label("Unit").select_option("lb")
-    row.get_by_label("Length").fill("10")
-    row.get_by_label("Width").fill("8")
-    row.get_by_label("Height").fill("4")
-    row.get_by_role("button", name="Get rates").click()
+    panel.get_by_label("Weight").fill("2.5")
+    panel.get_by_label("Unit").select_option("lb")
+    panel.get_by_label("Length").fill("10")
+    panel.get_by_label("Width").fill("8")
+    panel.get_by_label("Height").fill("4")
+    panel.get_by_role("button", name="Get rates").click()
 
-    buy = row.get_by_role("button", name="Buy", exact=True)
+    buy = panel.get_by_role("button", name="Buy", exact=True)
     expect(buy).to_have_count(4)
-    assert row.locator("table.rates tbody td.num:not(:has(button))").all_inner_texts() == [
+    assert panel.locator("table.rates tbody td.num:not(:has(button))").all_inner_texts() == [
         "$6.20", "$11.10", "$11.40", "$11.60"]  # cheapest first
     assert buy.first.bounding_box()["height"] >= 44
     posts = []
@@ -45,7 +45,7 @@ def test_buy_shipping_with_the_demo_provider(page, live_server, live_db, browser
     buy.first.dblclick()
 
     expect(row.locator(".status-Shipped")).to_be_visible()
-    print_label = page.locator(f"#label-{order.id}").get_by_role("link", name="Print label")
+    print_label = row.get_by_role("link", name="Print label")  # the shipped row offers its label
     expect(print_label).to_be_visible()
     expect(page.locator("#flash")).to_contain_text("Bought USPS Ground Advantage for $6.20")
     assert len(posts) == 1  # the double click sent one request
@@ -65,12 +65,13 @@ def test_close_puts_the_row_back(page, live_server, live_db, browser_user):
     browser_sign_in(page, live_server.url, *browser_user)
     page.goto(live_server.url + "/orders")
     row = page.locator(f'tr[data-order-id="{order.order_id}"]')
+    panel = page.locator(f"#order-{order.id}-panel")
     buy_shipping(row).click()
     for label, value in (("Weight", "0"), ("Length", "10"), ("Width", "8"), ("Height", "4")):
-        row.get_by_label(label).fill(value)
-    row.get_by_role("button", name="Get rates").click()  # refused: the message comes back next to the field
-    expect(row.get_by_text("Enter a number greater than 0, like 2.5.")).to_be_visible()
-    expect(row.get_by_label("Weight")).to_have_attribute("aria-invalid", "true")
-    row.get_by_role("link", name="Close").click()
+        panel.get_by_label(label).fill(value)
+    panel.get_by_role("button", name="Get rates").click()  # refused: the message comes back next to the field
+    expect(panel.get_by_text("Enter a number greater than 0, like 2.5.")).to_be_visible()
+    expect(panel.get_by_label("Weight")).to_have_attribute("aria-invalid", "true")
+    panel.get_by_role("link", name="Close").click()
     expect(buy_shipping(row)).to_be_visible()
-    expect(row.get_by_text("Provider: Demo")).to_have_count(0)
+    expect(page.get_by_text("Provider: Demo")).to_have_count(0)

@@ -112,7 +112,7 @@ def test_every_return_action_in_every_status(app, owner, status, action):
 
 def test_closed_return_cannot_be_authorized_again(app, owner):
     ret = return_in("Closed", owner)
-    assert "authorize_return" not in workflow.available_return_actions(ret, owner)
+    assert "authorize_return" not in workflow.available_actions(ret, owner)
     with pytest.raises(InvalidTransition):
         workflow.authorize_return(ret, owner, "RMA-1", "addr")
 

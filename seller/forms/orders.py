@@ -1,6 +1,6 @@
 """Manage Orders forms: the list's filters (GET), Confirm/Edit shipment and Cancel order (POST)."""
 from flask_wtf import FlaskForm
-from wtforms import DateField, Form, HiddenField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import DateField, Form, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, DataRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import HiddenInput
@@ -62,7 +62,6 @@ class ShipmentForm(FlaskForm):
                               render_kw={"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false"})
     note = TextAreaField("Seller note", filters=[_strip], validators=[Length(max=1000)], render_kw={"rows": 2})
     version = VersionField()
-    next = HiddenField()
 
 
 class CancelForm(FlaskForm):
@@ -73,4 +72,3 @@ class CancelForm(FlaskForm):
                          validate_choice=False)
     memo = TextAreaField("Seller memo", filters=[_strip], validators=[Length(max=1000)], render_kw={"rows": 2})
     version = VersionField()
-    next = HiddenField()

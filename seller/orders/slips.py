@@ -13,8 +13,8 @@ from ..extensions import db
 from ..models import Order, OrderStatus, Settings
 from ..pdf import render_pdf
 from . import bp
-from .routes import get_order
-from .search import filtered_orders
+from ..lookup import get_order
+from ..search import filtered_orders
 
 # Slip size -> CSS @page size and margin.
 PAGES = {"letter": ("letter", "0.5in"), "4x6": ("4in 6in", "0.18in")}

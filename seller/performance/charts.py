@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from .metrics import Metric, Rate, pct
+from ..metrics import Metric, Rate, pct
 
 WIDTH, HEIGHT = 960, 250
 LEFT, RIGHT, TOP, BOTTOM = 56, 16, 18, 36  # room for the axis labels

@@ -8,7 +8,8 @@ from .. import clock
 from ..auth import requires
 from ..htmx import is_partial
 from ..templating import local_time
-from . import bp, charts, metrics
+from .. import metrics
+from . import bp, charts
 
 PAGE_SIZE = 100
 AT_RISK_SHOWN = 10  # on the page; "Show all" lists up to PAGE_SIZE * 5

@@ -20,15 +20,6 @@
   document.addEventListener("htmx:timeout", function () {
     say("The server took too long to answer. Reload the page to see whether it was done.");
   });
-  // An action's panel under a list row (refunds, returns): Close empties it instead of reloading the page.
-  document.addEventListener("click", function (e) {
-    var link = e.target.closest("[data-close-panel]");
-    var panel = link && document.getElementById(link.getAttribute("data-close-panel"));
-    if (!panel) return;
-    e.preventDefault();
-    panel.innerHTML = "";
-    panel.hidden = true;
-  });
   // A plain (non-htmx) form marked data-submit-once sends one submission: a double click on
   // "Submit Full Refund" is one request (the idempotency key would catch a second one anyway).
   document.addEventListener("submit", function (e) {

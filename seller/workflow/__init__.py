@@ -20,10 +20,10 @@ from .labels import LABEL_CLAIM_TTL, LABEL_DAYS_AHEAD, buy_shipping, check_label
 from .messages import contact_buyer
 from .refunds import MAX_CENTS, RefundInput, plan_refund_lines, refund, refund_caps
 from .returns import authorize_return, close_return, create_return, new_rma_number, returnable_quantities
+from .actions import ACTIONS, action, available, available_actions, permitted, why_not
 from .rules import (
     CANCEL_REASONS, CARRIERS, CLOSE_REASONS, ORDER_ACTIONS, REFUND_REASONS, RETURN_ACTIONS, RETURN_REASONS,
-    STAFF_ACTIONS, TRACKING_FORMATS, available_actions, available_return_actions, carrier_of, compute_ship_by,
-    normalize_tracking, permitted, tracking_matches,
+    TRACKING_FORMATS, carrier_of, compute_ship_by, normalize_tracking, tracking_matches,
 )
 from .store import save_settings
 from .shipping import (

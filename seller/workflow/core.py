@@ -8,6 +8,7 @@ from .. import clock
 from ..extensions import db
 from ..models import Order, OrderEvent, ReturnRequest, Settings, User
 from .errors import InvalidTransition, StaleVersion
+from .actions import not_in_status
 from .rules import ORDER_ACTIONS, RETURN_ACTIONS
 
 
@@ -37,8 +38,7 @@ def _refused(order_or_ret, action: str, expected_version: int | None, what: str 
     db.session.refresh(order_or_ret)
     table = ORDER_ACTIONS if what == "order" else RETURN_ACTIONS
     if order_or_ret.status not in table[action][0]:
-        label = action.replace("_", " ")
-        raise InvalidTransition(f"This {what} is {order_or_ret.status}: {label} is not possible.")
+        raise InvalidTransition(not_in_status(order_or_ret, action))
     if expected_version is not None and order_or_ret.version != expected_version:
         raise StaleVersion(f"This {what} was changed by someone else since you opened the page. "
                            "Check it again, then retry.")

@@ -7,7 +7,7 @@ import re
 from datetime import datetime, timedelta, timezone
 
 from .. import clock
-from ..models import Order, OrderStatus as S, ReturnRequest, ReturnStatus as R, Settings, User
+from ..models import OrderStatus as S, ReturnStatus as R, Settings
 
 CARRIERS = ["USPS", "UPS", "FedEx", "DHL", "OnTrac", "Lasership", "DHL Global Mail", "UPS Mail Innovations",
             "FedEx SmartPost", "Canada Post", "Royal Mail", "Amazon Shipping", "China Post", "Yun Express",
@@ -46,6 +46,7 @@ ORDER_ACTIONS: dict[str, tuple[frozenset[str], str | None]] = {
     "refund": (frozenset({S.SHIPPED}), S.SHIPPED),
     "create_return": (frozenset({S.SHIPPED}), S.SHIPPED),
     "print_packing_slip": (frozenset({S.UNSHIPPED, S.SHIPPED}), None),
+    "print_label": (frozenset({S.SHIPPED}), None),
     "contact_buyer": (frozenset(S), None),
     "mark_paid": (frozenset({S.PENDING}), S.UNSHIPPED),
 }
@@ -56,29 +57,6 @@ RETURN_ACTIONS: dict[str, tuple[frozenset[str], str | None]] = {
     "complete_return": (frozenset({R.PENDING_AUTHORIZATION, R.AUTHORIZED}), R.COMPLETED),
     "contact_buyer": (frozenset(R), None),
 }
-# Who may do what (contract §1). Everything not listed here is the owner's alone.
-STAFF_ACTIONS = frozenset({"view", "print_packing_slip", "confirm_shipment", "edit_shipment", "buy_shipping",
-                           "contact_buyer"})
-
-
-def permitted(user: User, action: str) -> bool:
-    return user.is_authenticated and (user.role == "owner" or action in STAFF_ACTIONS)
-
-
-def available_actions(order: Order, user: User) -> list[str]:
-    """The order actions this user may take now, in the order the row shows them."""
-    shown = ["print_packing_slip", "confirm_shipment", "buy_shipping", "cancel_order", "edit_shipment", "refund",
-             "create_return", "contact_buyer"]
-    return [a for a in shown if order.status in ORDER_ACTIONS[a][0] and permitted(user, a)
-            and (a != "refund" or (order.amounts_known and order.refunded_cents < order.paid_cents))]
-
-
-def available_return_actions(ret: ReturnRequest, user: User) -> list[str]:
-    shown = ["authorize_return", "issue_refund", "close_return", "contact_buyer"]
-    return [a for a in shown if ret.status in RETURN_ACTIONS[a][0] and permitted(user, a)
-            and (a != "issue_refund" or (ret.order.amounts_known and ret.order.refunded_cents < ret.order.paid_cents))]
-
-
 def compute_ship_by(purchased_at: datetime, promise_at: datetime | None, cfg: Settings) -> datetime:
     """Latest ship date: the report's promise date when given, else purchase + handling time."""
     if promise_at is not None:

@@ -25,10 +25,10 @@ from decimal import Decimal
 
 from sqlalchemy import DateTime, Integer, and_, bindparam, case, column, func, select, text
 
-from .. import clock, workflow
-from ..extensions import db
-from ..models import Cancellation, Order, OrderStatus, Shipment
-from ..templating import local_time
+from . import clock, workflow
+from .extensions import db
+from .models import Cancellation, Order, OrderStatus, Shipment
+from .templating import local_time
 
 CHART_DAYS = 30
 AT_RISK_HOURS = 12  # Amazon's "verge of late shipment"

@@ -8,17 +8,20 @@ whose ID, buyer name, SKU or product name contains it.
 """
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, and_, case, func, or_, select
 from werkzeug.datastructures import MultiDict
 
-from .. import clock
-from ..forms.orders import PAGE_SIZES, SORTS, STATUSES, FilterForm
-from ..extensions import db
-from ..models import Order, OrderItem, Shipment
-from ..templating import store_settings
-from ..workflow import normalize_tracking
+from . import clock
+from .forms.orders import PAGE_SIZES, SORTS, STATUSES, FilterForm
+from .extensions import db
+from .models import Order, OrderItem, Shipment
+from .templating import store_settings
+from .workflow import normalize_tracking
 
 DEFAULT_DAYS = 7
+# Work queues: their tabs list every order in that status, whatever its date (the default 7 days would hide the
+# most overdue), unless From or To is set.
+QUEUES = ("Pending", "Unshipped")
 ORDERINGS = {
     "date": (Order.purchased_at.desc(), Order.id.desc()),
     "date_asc": (Order.purchased_at.asc(), Order.id.asc()),
@@ -91,17 +94,21 @@ class OrderFilter:
         self.last_day: date | None = last
         self._box = _search_box(self.values["q"]) if self.values["q"] else None
 
+    def dated(self, status: str = "") -> bool:
+        """Whether the tab of `status` ("" = All) is narrowed by dates (typed, or the default 7 days)."""
+        return bool(self.first_day or self.last_day) and not (self.default_window and status in QUEUES)
+
     @property
     def advanced(self) -> bool:
         """Whether an Advanced Search criterion is set (the panel then stays open)."""
         return any(self.form[name].data for name in FilterForm.ADVANCED)
 
-    def conditions(self) -> list:
-        """Everything but the status tab."""
+    def conditions(self, status: str = "") -> list:
+        """Everything but the status tab, for the tab of `status` ("" = All)."""
         v, found = self.values, []
-        if self.first_day:
+        if self.dated(status) and self.first_day:
             found.append(Order.purchased_at >= clock.local_day_start(self.first_day, self.tz))
-        if self.last_day:
+        if self.dated(status) and self.last_day:
             found.append(Order.purchased_at < clock.local_day_start(self.last_day + timedelta(days=1), self.tz))
         if v["q"]:
             found.append(self._box)
@@ -121,30 +128,39 @@ class OrderFilter:
             found.append(func.lower(Order.ship_service_level) == v["service"].lower())
         return found
 
-    def select(self) -> Select:
-        """select(Order) with every criterion but the status tab, newest first."""
-        return select(Order).where(*self.conditions()).order_by(*ORDERINGS["date"])
+    def select(self, status: str = "") -> Select:
+        """select(Order) with every criterion, of one status when given (its tab's dates), newest first."""
+        stmt = select(Order).where(*self.conditions(status))
+        return (stmt.where(Order.status == status) if status else stmt).order_by(*ORDERINGS["date"])
 
     def page_select(self) -> Select:
         """The orders of the current tab, sort and page."""
-        stmt = select(Order).where(*self.conditions())
-        if self.status:
-            stmt = stmt.where(Order.status == self.status)
-        return (stmt.order_by(*ORDERINGS[self.sort]).limit(self.per_page)
+        return (self.select(self.status).order_by(None).order_by(*ORDERINGS[self.sort]).limit(self.per_page)
                 .offset((self.page - 1) * self.per_page))
 
-    def counts_select(self) -> Select:
-        """Orders per status under the current criteria: one GROUP BY.
+    def counts(self) -> dict[str, int]:
+        """Orders per status tab under the current criteria, each tab counted over its own dates ("All" over the
+        list's): a GROUP BY, and a second one for the work queues when only the default window hides them.
 
-        With dates only, naming every status lets SQLite count from the (status, purchased_at) index alone."""
-        stmt = select(Order.status, func.count()).where(*self.conditions()).group_by(Order.status)
-        if not any(self.values.values()):
-            stmt = stmt.where(Order.status.in_(STATUSES))
-        return stmt
+        Naming the statuses lets SQLite count from the (status, purchased_at) index alone."""
+        dated = self.conditions()
+        if self.dated() and not self.dated(QUEUES[0]):  # one query: the window, and the queues of every date
+            in_window = and_(*dated)
+            rows = db.session.execute(select(
+                Order.status, func.count(), func.sum(case((in_window, 1), else_=0))).where(
+                *self.conditions(QUEUES[0]), or_(in_window, Order.status.in_(QUEUES))).group_by(Order.status)).all()
+            counts = {status: every if status in QUEUES else window for status, every, window in rows}
+            total = sum(window for _, _, window in rows)
+        else:
+            counts = dict(db.session.execute(select(Order.status, func.count()).where(
+                *dated, Order.status.in_(STATUSES)).group_by(Order.status)).all())
+            total = sum(counts.values())
+        return {"All": total, **{s: counts.get(s, 0) for s in STATUSES}}
 
 
-def filtered_orders(args, now: datetime | None = None) -> Select:
-    """select(Order) narrowed by the list's GET arguments (status tab excluded), newest first.
+def filtered_orders(args, status: str = "", now: datetime | None = None) -> Select:
+    """select(Order) narrowed by the list's GET arguments, of one status when given, newest first.
 
-    Without dates or criteria it is the default list: the last 7 days in the store's timezone."""
-    return OrderFilter(args, now).select()
+    Without dates or criteria it is the default list: the last 7 days in the store's timezone, except for the
+    work queues (Pending, Unshipped), which hold every order in their status."""
+    return OrderFilter(args, now).select(status)
