@@ -91,8 +91,10 @@ def import_orders(file):
 def export_shipments(since, until, output):
     """Write the shipping confirmation file (Amazon's OrderFulfillment template) for the shipments
     confirmed on the store days since..until, both included."""
+    from . import clock, workflow
     from .reports import shipping_confirmations
     text, rows = shipping_confirmations(since and since.date(), until and until.date())
+    workflow.save_settings(shipments_exported_at=clock.now())
     if output is None:
         click.echo(text, nl=False)
         return

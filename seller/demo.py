@@ -124,7 +124,7 @@ def _work_on(rng: random.Random, order, user, now, fates):
         shipping_service={"USPS": "Ground Advantage", "UPS": "Ground", "FedEx": "Home Delivery"}[carrier]), now=when)
     if age < timedelta(days=5) or rng.random() > 0.35:
         return
-    later = when + timedelta(days=rng.randint(3, 9))
+    later = min(when + timedelta(days=rng.randint(3, 9)), now - timedelta(days=1))  # never in the future
     reason = rng.choice(workflow.RETURN_REASONS)
     ret = workflow.create_return(order, user, reason, {order.items[0].id: 1}, now=later)
     fate = next(fates)
@@ -137,10 +137,10 @@ def _work_on(rng: random.Random, order, user, now, fates):
     if fate == "completed":
         workflow.refund(order, user, workflow.RefundInput(kind="full", reason="Customer Return",
                                                           idempotency_key=secrets.token_hex(16), amounts={}),
-                        return_request=ret, now=later + timedelta(days=4))
+                        return_request=ret, now=min(later + timedelta(days=4), now))
     elif fate == "partial":
         item = order.items[0]
         workflow.refund(order, user, workflow.RefundInput(
             kind="partial", reason="Merchandise Not As Described", idempotency_key=secrets.token_hex(16),
             amounts={item.id: (Decimal(item.item_price_cents // 4) / 100, Decimal(0))},
-            other_concession=Decimal("2.00")), return_request=ret, now=later + timedelta(days=2))
+            other_concession=Decimal("2.00")), return_request=ret, now=min(later + timedelta(days=2), now))

@@ -100,6 +100,8 @@ class Settings(db.Model):
     ship_from_country: Mapped[str] = mapped_column(String(2), default="US")
     ship_from_phone: Mapped[str] = mapped_column(String(30), default="")
     demo_rates: Mapped[str] = mapped_column(Text, default="")
+    # When the shipping confirmation file was last exported: the next export starts from there.
+    shipments_exported_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
 
     @classmethod
     def current(cls) -> Settings:

@@ -38,6 +38,7 @@ def form_response(template: str, subject, *, title: str, form=None, status: int 
     if form is not None:  # several forms can be open in one list: field ids stay unique
         for field in form:
             field.id = field.label.field_id = f"{field.name}-{subject.id}"
+        _focus_first(form)
     rid = row_id(subject)
     if isinstance(subject, Order):
         context.setdefault("order", subject)
@@ -47,6 +48,14 @@ def form_response(template: str, subject, *, title: str, form=None, status: int 
     context.update(subject=subject, form=form, title=title, row_id=rid, panel_id=f"{rid}-panel", back=back(subject),
                    inline=is_partial(), close_url=_close_url(subject), form_template=template)
     return render_template("_panel.html" if is_partial() else "action_page.html", **context), status
+
+
+def _focus_first(form) -> None:
+    """An opening form focuses its first field a person fills in (unless one is marked already)."""
+    fields = [f for f in form if getattr(f.widget, "input_type", None) not in ("hidden", "submit", "radio")
+              and f.type != "RadioField"]
+    if fields and not any((f.render_kw or {}).get("autofocus") for f in fields):
+        fields[0].render_kw = {**(fields[0].render_kw or {}), "autofocus": True}
 
 
 def refuse(form, exc: WorkflowError, subject=None) -> int:

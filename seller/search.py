@@ -101,7 +101,7 @@ class OrderFilter:
     @property
     def advanced(self) -> bool:
         """Whether an Advanced Search criterion is set (the panel then stays open)."""
-        return any(self.form[name].data for name in FilterForm.ADVANCED)
+        return any(self.form[name].data for name in FilterForm.ADVANCED if name != "status")  # a tab is no criterion
 
     def conditions(self, status: str = "") -> list:
         """Everything but the status tab, for the tab of `status` ("" = All)."""

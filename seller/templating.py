@@ -22,6 +22,19 @@ def local_time(dt, pattern="%b %d, %Y %I:%M %p %Z"):
     return clock.to_local(dt, clock.store_tz(store_settings().timezone)).strftime(pattern)
 
 
+def name_parts(name: str, keep: int = 24) -> tuple[str, str]:
+    """A product name as (head, tail): the tail — the variant after the last comma or dash, else the last words —
+    stays visible when a narrow screen cuts the head short ("Black/黑色" must not be lost)."""
+    if len(name) <= keep:
+        return name, ""
+    for mark in (", ", " - ", " – ", "，"):
+        head, found, tail = name.rpartition(mark)
+        if found and 0 < len(tail) <= keep:
+            return head + found.rstrip(), tail
+    head, _, tail = name[:-keep].rpartition(" ")
+    return (head, name[len(head):].strip()) if head else (name, "")
+
+
 def can(name: str, subject=None) -> bool:
     """Whether the signed-in user can take this action (on this order or return request) now."""
     return workflow.why_not(subject, name, current_user) is None
@@ -37,6 +50,7 @@ def init_app(app):
     app.jinja_env.filters["money"] = fmt
     app.jinja_env.filters["local"] = local_time
     app.jinja_env.filters["local_date"] = lambda dt: local_time(dt, "%b %d, %Y")
+    app.jinja_env.filters["name_parts"] = name_parts
     app.jinja_env.globals.update(
         store_name=lambda: store_settings().store_name, store_settings=store_settings, can=can,
         actions_for=actions_for, next_url=listing.next_url, row_id=panels.row_id,

@@ -272,6 +272,47 @@ def browser_type_launch_args():
                      "--disable-sync", "--no-first-run", "--disable-quic"]}
 
 
+class CspWatch:
+    """Collects the Content-Security-Policy violations of every page of a browser context: the browser reports
+    them as `securitypolicyviolation` events (turned into console errors here) and as console messages."""
+    SCRIPT = ("document.addEventListener('securitypolicyviolation', e => console.error("
+              "'CSP violation: ' + e.violatedDirective + ' ' + (e.blockedURI || 'inline') + ' ' + e.sourceFile))")
+
+    def __init__(self, context):
+        self.violations = []
+        context.add_init_script(self.SCRIPT)
+        context.on("console", self._console)
+
+    def _console(self, message):
+        text = message.text
+        if text.startswith("CSP violation") or "Content Security Policy" in text:
+            self.violations.append(text)
+
+
+@pytest.fixture
+def context(context):
+    """Every browser test's context fails the test on any Content-Security-Policy violation."""
+    watch = CspWatch(context)
+    yield context
+    assert not watch.violations, watch.violations
+
+
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def axe_violations(page, impacts=("critical", "serious")) -> list[str]:
+    """axe-core's violations of `impacts` on the page as it is now (evaluated through the browser's debugging
+    protocol, which the page's CSP does not apply to)."""
+    if not AXE.exists():
+        if os.environ.get("SELLER_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"axe-core not found at {AXE}: run `npm ci`")
+        pytest.skip("axe-core is not installed (npm ci)")
+    found = page.evaluate(AXE.read_text() + "; axe.run(document, {resultTypes: ['violations']})"
+                          ".then(r => r.violations.map(v => [v.impact, v.id, v.nodes.map(n => n.target.join(' '))"
+                          ".slice(0, 3).join(' | ')]))")
+    return [f"{impact} {rule}: {where}" for impact, rule, where in found if impact in impacts]
+
+
 @pytest.fixture
 def browser_user(live_db):
     """A fresh owner account on the live server (e-mail unique per test); returns (email, password)."""

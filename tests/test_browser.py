@@ -1,5 +1,6 @@
 """Sign in, reach Manage Orders and sign out in Chromium, at desktop and tablet size."""
 import pytest
+from playwright.sync_api import expect
 
 from conftest import browser_sign_in
 
@@ -38,4 +39,4 @@ def test_wrong_password_is_said_next_to_the_field(page, live_server, browser_use
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill("not it")
     page.get_by_role("button", name="Sign in").click()
-    assert page.get_by_text("The e-mail address or the password is not right.").is_visible()
+    expect(page.get_by_text("The e-mail address or the password is not right.")).to_be_visible()

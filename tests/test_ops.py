@@ -9,9 +9,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, func, select, text
 
-from seller import config
+from seller import clock, config
 from seller.extensions import db
-from seller.models import Order, Refund, ReturnRequest, Settings, User
+from seller.models import Order, OrderEvent, Refund, ReturnRequest, Settings, User
 from seller.workflow import save_settings
 
 seller_db = importlib.import_module("seller.db")  # the module (the package's `db` is the SQLAlchemy object)
@@ -137,6 +137,9 @@ def test_cli_create_user_and_seed_demo(app):
     returns = set(db.session.scalars(select(ReturnRequest.status)).all())
     assert {"Pending Authorization", "Authorized", "Closed"} <= returns, returns
     assert db.session.scalar(select(func.count()).select_from(Refund)) > 0
+    now = clock.now()  # nothing in the demo happens in the future
+    for column in (ReturnRequest.created_at, ReturnRequest.authorized_at, Refund.created_at, OrderEvent.at):
+        assert (db.session.scalar(select(func.max(column))) or now) <= now, column
     again = runner.invoke(args=["seed-demo"])
     assert again.exit_code == 1 and "only fills an empty one" in again.output
     assert db.session.scalar(select(func.count()).select_from(User)) == 3

@@ -1,8 +1,10 @@
 """Manage Orders: the list (window, dates, tabs, search, pages, sort), the order page, and
 Confirm shipment / Edit shipment / Cancel order with and without htmx."""
+import io
 import re
 from datetime import date, datetime, timedelta
 
+import pypdf
 import pytest
 from sqlalchemy import event, func, select
 from werkzeug.datastructures import MultiDict
@@ -214,7 +216,8 @@ def test_search_treats_like_wildcards_as_text(owner_client, order_factory):
 
 def test_advanced_search_panel_has_the_contract_fields(owner_client):
     html = owner_client.get("/orders?sku=X").get_data(as_text=True)
-    details = html[html.index('<details class="advanced" open>'):html.index("</details>")]
+    start = html.index('<details class="advanced" open>')
+    details = html[start:html.index("</details>", start)]
     assert "<summary>Advanced Search</summary>" in details
     for label in ("Order ID", "Buyer name", "Buyer email", "SKU", "Product name", "Tracking ID", "Status",
                   "Shipping service"):
@@ -229,12 +232,12 @@ def test_advanced_search_panel_has_the_contract_fields(owner_client):
 def test_filtered_orders_is_the_list_without_the_status_tab(app, order_factory, frozen_now):
     recent_unshipped = order_factory("Unshipped")
     recent_shipped = order_factory("Shipped")
-    order_factory("Unshipped", purchased_at=clock.now() - timedelta(days=30))
+    old_unshipped = order_factory("Unshipped", purchased_at=clock.now() - timedelta(days=30))
     args = MultiDict({"status": "Shipped"})
     found = db.session.scalars(filtered_orders(args)).all()
     assert {o.id for o in found} == {recent_unshipped.id, recent_shipped.id}
-    unshipped = db.session.scalars(filtered_orders(args).where(Order.status == "Unshipped")).all()
-    assert [o.id for o in unshipped] == [recent_unshipped.id]
+    unshipped = db.session.scalars(filtered_orders(args, "Unshipped")).all()  # a work queue: every date
+    assert {o.id for o in unshipped} == {recent_unshipped.id, old_unshipped.id}
     assert len(db.session.scalars(filtered_orders({"from": "2000-01-01"})).all()) == 3
 
 
@@ -415,7 +418,7 @@ def test_counts_after_an_action_follow_the_lists_filters(owner_client, order_fac
     ({"ship_date": "2999-01-01"}, "ship_date", "The ship date cannot be in the future."),
     ({"ship_date": "2001-01-01"}, "ship_date", "The ship date cannot be before the order date."),
     ({"carrier": "Other", "carrier_name": ""}, "carrier_name", "Enter the carrier&#39;s name when the carrier is Other."),
-    ({"carrier": ""}, "carrier", "Choose a carrier."),
+    ({"carrier": "", "tracking_id": "LOCAL-1"}, "carrier", "Choose a carrier: the tracking ID does not show which one."),
     ({"ship_date": ""}, "ship_date", "Enter the ship date."),
 ])
 def test_confirm_shipment_refuses_bad_input_with_422(owner_client, order_factory, headers, change, field, message):
@@ -795,3 +798,82 @@ def test_after_a_stale_page_the_form_carries_the_current_version(owner_client, o
     assert int(version) == seen + 1
     again = owner_client.post(f"/orders/{order.order_id}/edit-shipment", data={**data, "version": version})
     assert again.status_code == 303
+
+
+# ---------------------------------------------------------------- at the packing table (issue 10)
+
+
+def test_unshipped_and_pending_are_work_queues_of_every_date(owner_client, order_factory):
+    """An order paid 12 days ago and never shipped stays in Unshipped, its count and Print all Unshipped."""
+    old = order_factory("Unshipped", purchased_at=clock.now() - timedelta(days=12))
+    old_pending = order_factory("Pending", purchased_at=clock.now() - timedelta(days=12))
+    order_factory("Shipped", purchased_at=clock.now() - timedelta(days=12))
+    recent = order_factory("Unshipped")
+    queue = owner_client.get("/orders?status=Unshipped")
+    assert sorted(ids_in(queue)) == sorted([old.order_id, recent.order_id])
+    assert tab_counts(queue) == {"All": 1, "Pending": 1, "Unshipped": 2, "Shipped": 0, "Canceled": 0}
+    assert "Print all Unshipped (2)" in queue.text and "whatever its date" in queue.text
+    assert ids_in(owner_client.get("/orders?status=Pending")) == [old_pending.order_id]
+    default = owner_client.get("/orders")
+    assert ids_in(default) == [recent.order_id] and "last 7 days" in default.text  # All keeps the 7 days
+    assert ids_in(owner_client.get("/orders?status=Shipped")) == []
+    pdf = owner_client.post("/orders/packing-slips.pdf?status=Unshipped", data={"scope": "unshipped"})
+    assert pdf.status_code == 200 and len(pypdf.PdfReader(io.BytesIO(pdf.data)).pages) == 2
+    events = db.session.scalars(select(OrderEvent.order_id).where(OrderEvent.action == "print_packing_slip")).all()
+    assert sorted(events) == sorted([old.id, recent.id])
+    day = clock.to_local(recent.purchased_at, workflow.store_tz()).date().isoformat()
+    dated = owner_client.get(f"/orders?status=Unshipped&from={day}")  # From/To narrow the queue
+    assert ids_in(dated) == [recent.order_id]
+
+
+def test_search_orders_is_ready_for_a_scanner(owner_client, order_factory):
+    """Search orders has the focus; a scan that names one order exactly opens its Confirm shipment at once."""
+    order = order_factory("Unshipped")
+    shipped = order_factory("Shipped")
+    page = owner_client.get("/orders").text
+    assert re.search(r'<input[^>]*autofocus[^>]*id="q"', page) or re.search(r'<input[^>]*id="q"[^>]*autofocus', page)
+    scanned = owner_client.get(f"/orders?q={order.order_id}", headers=HX).text
+    panel = re.search(rf'<tr id="order-{order.id}-panel"[^>]*>', scanned).group(0)
+    assert f'hx-get="/orders/{order.order_id}/ship?next=' in panel and 'hx-trigger="load"' in panel
+    by_tracking = owner_client.get("/orders?q=1z999aa10123456784").text  # a shipped order: shown, nothing opens
+    assert ids_in_text(by_tracking) == [shipped.order_id], re.findall(r'<tr id="order-[^>]*>', by_tracking)
+    assert 'hx-trigger="load"' not in by_tracking
+    partial = owner_client.get(f"/orders?q={order.order_id[:8]}").text  # not an exact scan: nothing opens
+    assert 'hx-trigger="load"' not in partial
+
+
+def ids_in_text(html: str) -> list[str]:
+    return re.findall(r'<tr id="order-\d+" data-order-id="([^"]+)"', html)
+
+
+def test_confirm_shipment_is_ready_for_a_scanner(owner_client, order_factory, owner):
+    """Tracking ID first and focused, Shipping service from the order, and the carrier the tracking ID names: a
+    scan and Enter confirm. An ambiguous number falls back to the carrier this person used last."""
+    order = order_factory("Unshipped", ship_service_level="SecondDay")
+    form = owner_client.get(f"/orders/{order.order_id}/ship", headers=HX).text
+    fields = re.findall(r'<(?:input|select|textarea)[^>]* name="(\w+)"', form)
+    assert [f for f in fields if f not in ("csrf_token", "version", "next")][0] == "tracking_id"
+    assert re.search(r'<input[^>]*autofocus[^>]*name="tracking_id"', form)
+    assert re.search(r'name="shipping_service"[^>]* value="SecondDay"', form)
+    defaults = dict(re.findall(r'<input[^>]* name="(\w+)"[^>]* value="([^"]*)"', form))
+    response = owner_client.post(f"/orders/{order.order_id}/ship", headers=HX,
+                                 data={**defaults, "carrier": "", "tracking_id": "9400111899223197428490"})
+    assert response.status_code == 200, response.text
+    db.session.refresh(order)
+    assert (order.status, order.shipment.carrier, order.shipment.shipping_service) == ("Shipped", "USPS", "SecondDay")
+    other = order_factory("Unshipped")  # 20 digits: USPS or FedEx; this person last used USPS
+    assert "From the tracking ID, else USPS" in owner_client.get(f"/orders/{other.order_id}/ship").text
+    owner_client.post(f"/orders/{other.order_id}/ship", data={"carrier": "", "tracking_id": "94001118992231974284",
+                                                               "ship_date": today().isoformat()})
+    db.session.refresh(other)
+    assert other.shipment.carrier == "USPS"
+
+
+def test_an_action_keeps_print_all_unshipped_current_and_badges_read_as_words(owner_client, order_factory):
+    orders = [order_factory("Unshipped", purchased_at=clock.now() - timedelta(days=3)) for _ in range(3)]
+    assert "Print all Unshipped (3)" in owner_client.get("/orders").text
+    done = owner_client.post(f"/orders/{orders[0].order_id}/ship", headers=HX, data=ship_data(version=orders[0].version))
+    assert re.search(r'<form id="print-unshipped"[^>]*hx-swap-oob="true"', done.text)
+    assert "Print all Unshipped (2)" in done.text
+    row = re.search(r'<td class="status">.*?</td>', done.text, re.S).group(0)
+    assert re.sub(r"<[^>]+>", "", row).startswith("Shipped Late")  # two words, not "ShippedLate"

@@ -628,3 +628,16 @@ def test_web_export_form_and_its_errors(staff_client):
 def test_export_needs_sign_in(client):
     page = client.get("/orders/export?from=2026-11-20&to=2026-11-20")
     assert page.status_code == 302 and "/login" in page.headers["Location"]
+
+
+def test_export_starts_since_the_last_export(staff_client, shipped, frozen_now):
+    """The form's From is the day of the last export (web or CLI), so nothing confirmed since is left out."""
+    frozen_now(datetime(2026, 11, 25, 20, 0))  # Nov 25, 12:00 in Los Angeles
+    assert "Not exported yet." in staff_client.get("/orders/export").text
+    assert 'id="from" name="from" required type="date" value="2026-11-25"' in staff_client.get("/orders/export").text
+    assert staff_client.get("/orders/export?from=2026-11-20&to=2026-11-25").status_code == 200
+    frozen_now(datetime(2026, 11, 28, 20, 0))
+    form = staff_client.get("/orders/export").text
+    assert 'id="from" name="from" required type="date" value="2026-11-25"' in form  # the last export's day
+    assert 'id="to" name="to" required type="date" value="2026-11-28"' in form
+    assert "Last exported Nov 25, 2026 12:00 PM PST" in form

@@ -19,14 +19,13 @@ from pypdf import PdfReader
 from reportlab.pdfgen.canvas import Canvas
 from sqlalchemy import func, select
 
-from seller import workflow
+from seller import clock, workflow
 from seller.extensions import db
 from seller.models import Label, Order, OrderEvent, Shipment
 from seller.shipping import providers
 from seller.shipping.providers import Parcel, parse_rate_table
 
 from conftest import make_order, sign_in
-from seller import clock
 
 HX = {"HX-Request": "true"}
 KEY = "EZTK_test_key_for_the_fake"
@@ -505,7 +504,7 @@ def test_demo_provider_end_to_end(owner_client):
     r, quote = get_rates(owner_client, order, weight="36", weight_unit="oz")  # 2.25 lb: 3 pounds billed
     body = r.get_data(as_text=True)
     assert re.findall(r"\$(\d+\.\d\d)</td>", body) == ["6.20", "11.10", "11.40", "11.60"]
-    assert re.findall(r"<td>(\d(?:–\d)?)</td>", body) == ["3–5", "1–3", "1–5", "1–5"]
+    assert re.findall(r"<td>(\d(?:–\d)?)\s*<span class=\"arrives", body) == ["3–5", "1–3", "1–5", "1–5"]
     r = buy(owner_client, order, quote, rate_ids(body)[1])  # USPS Priority Mail
     assert r.status_code == 200 and "Bought USPS Priority Mail for $11.10" in r.get_data(as_text=True)
     label = label_of(order)
@@ -718,3 +717,29 @@ def test_an_abandoned_claim_expires(owner):
     assert keys == ["second"]
     workflow.release_label_claim(order, "second")
     assert labels() == 0
+
+
+def test_an_address_not_in_latin_letters_is_typed_in_latin_for_the_label(owner_client):
+    """Carriers read Latin letters only: the form says so and takes the address typed in Latin (pinyin)."""
+    order = make_order("Unshipped", recipient_name="王小明", ship_address_1="朝阳路 88 号", ship_city="Flushing",
+                       ship_state="NY")
+    form = owner_client.get(url(order), headers=HX).get_data(as_text=True)
+    assert "not written in Latin letters" in form and 'value="王小明"' in form
+    r, quote = get_rates(owner_client, order)
+    assert r.status_code == 422 and "Type the ship-to address in Latin letters" in r.get_data(as_text=True)
+    assert not quote
+    r, quote = get_rates(owner_client, order, to_name="Wang Xiaoming", to_street1="88 Chaoyang Rd")
+    assert r.status_code == 200 and quote
+    label = buy(owner_client, order, quote, "0")
+    assert label.status_code == 200
+    pdf = PdfReader(io.BytesIO(label_of(order).pdf)).pages[0].extract_text()
+    assert "Wang Xiaoming" in pdf and "88 Chaoyang Rd" in pdf and "王" not in pdf
+
+
+def test_each_rate_says_when_it_arrives_and_each_buy_button_what_it_buys(owner_client):
+    order = make_order("Unshipped", promise_at=clock.now() + timedelta(days=4))
+    r, _ = get_rates(owner_client, order)
+    body = r.get_data(as_text=True)
+    names = re.findall(r'aria-label="(Buy [^"]+)"', body)
+    assert len(names) == len(set(names)) >= 2 and names[0].startswith("Buy USPS Ground Advantage, $")
+    assert "arrives by" in body and "by the promise date" in body and "after the promise date" in body

@@ -1,5 +1,6 @@
 """Buy shipping in Chromium with the demo provider: inside the list with htmx, from Buy shipping to the label."""
 import os
+import re
 
 import pytest
 from playwright.sync_api import expect
@@ -35,8 +36,10 @@ def test_buy_shipping_with_the_demo_provider(page, live_server, live_db, browser
     panel.get_by_label("Height").fill("4")
     panel.get_by_role("button", name="Get rates").click()
 
-    buy = panel.get_by_role("button", name="Buy", exact=True)
+    buy = panel.get_by_role("button", name=re.compile(r"^Buy "))
     expect(buy).to_have_count(4)
+    names = [b.get_attribute("aria-label") for b in buy.all()]  # each Buy says what it buys
+    assert len(set(names)) == 4 and names[0] == "Buy USPS Ground Advantage, $6.20"
     assert panel.locator("table.rates tbody td.num:not(:has(button))").all_inner_texts() == [
         "$6.20", "$11.10", "$11.40", "$11.60"]  # cheapest first
     assert buy.first.bounding_box()["height"] >= 44
@@ -58,6 +61,12 @@ def test_buy_shipping_with_the_demo_provider(page, live_server, live_db, browser
     assert shipped.status == "Shipped" and shipped.shipment.tracking_id == label.tracking_id
     assert live_db.session.scalar(select(func.count()).select_from(Label).where(Label.order_id == order.id)) == 1
     assert pdf.body() == label.pdf
+
+    page.goto(f"{live_server.url}/orders/{order.order_id}")  # the order page after a label (it answered 500)
+    history = page.locator("ol.history")
+    expect(history).to_contain_text("Bought shipping")
+    expect(history).to_contain_text("2.5 lb · 10×8×4 in")
+    expect(page.locator(".head-actions").get_by_role("link", name="Print label")).to_be_visible()
 
 
 def test_close_puts_the_row_back(page, live_server, live_db, browser_user):

@@ -1,4 +1,6 @@
 """Manage Orders forms: the list's filters (GET), Confirm/Edit shipment and Cancel order (POST)."""
+import json
+
 from flask_wtf import FlaskForm
 from wtforms import DateField, Form, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
@@ -6,7 +8,7 @@ from wtforms.validators import AnyOf, DataRequired, Length, NumberRange, Optiona
 from wtforms.widgets import HiddenInput
 
 from ..models import OrderStatus
-from ..workflow import CANCEL_REASONS, CARRIERS
+from ..workflow import CANCEL_REASONS, CARRIERS, TRACKING_FORMATS
 from .common import VersionField, choices, store_day
 
 STATUSES = [s.value for s in OrderStatus]
@@ -49,17 +51,22 @@ class FilterForm(Form):
             raise ValidationError("To must be the same day as From or later.")
 
 
+# The carriers' tracking formats, for the page to name the carrier while a tracking ID is scanned or typed.
+FORMATS = json.dumps({carrier: pattern.pattern for carrier, pattern in TRACKING_FORMATS.items()})
+
+
 class ShipmentForm(FlaskForm):
-    """Confirm shipment and Edit shipment (contract §5)."""
-    ship_date = DateField("Ship date", validators=[DataRequired(message="Enter the ship date.")])
-    carrier = SelectField("Carrier", choices=choices(CARRIERS, "Choose a carrier"),
-                          validators=[DataRequired(message="Choose a carrier."),
-                                      AnyOf(CARRIERS, message="Choose a carrier from the list.")],
+    """Confirm shipment and Edit shipment (contract §5), Tracking ID first for a scanner: with no carrier
+    chosen, the one whose format the tracking ID has (else the carrier this user used last)."""
+    tracking_id = StringField("Tracking ID", filters=[_strip], validators=[Length(max=100)],
+                              render_kw={"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false",
+                                         "autofocus": True, "data-carrier-formats": FORMATS})
+    carrier = SelectField("Carrier", choices=choices(CARRIERS, "From the tracking ID"),
+                          validators=[AnyOf(["", *CARRIERS], message="Choose a carrier from the list.")],
                           validate_choice=False)
     carrier_name = StringField("Carrier name", filters=[_strip], validators=[Length(max=100)])
     shipping_service = StringField("Shipping service", filters=[_strip], validators=[Length(max=100)])
-    tracking_id = StringField("Tracking ID", filters=[_strip], validators=[Length(max=100)],
-                              render_kw={"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false"})
+    ship_date = DateField("Ship date", validators=[DataRequired(message="Enter the ship date.")])
     note = TextAreaField("Seller note", filters=[_strip], validators=[Length(max=1000)], render_kw={"rows": 2})
     version = VersionField()
 

@@ -3,8 +3,8 @@ import re
 from decimal import Decimal
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, Field, HiddenField, SelectField
-from wtforms.validators import InputRequired
+from wtforms import DateField, Field, HiddenField, SelectField, StringField
+from wtforms.validators import InputRequired, Length
 from wtforms.widgets import TextInput
 
 from ..shipping.providers import TO_OUNCES
@@ -49,6 +49,13 @@ class ParcelForm(FlaskForm):
     height = MeasureField("Height", validators=_required("height"))
     ship_date = DateField("Ship date", validators=[InputRequired(message="Enter the ship date."), store_day])
     version = VersionField()
+    # The ship-to address in Latin letters, for an order whose address is written otherwise (carriers need Latin).
+    to_name = StringField("Recipient", validators=[Length(max=100)])
+    to_street1 = StringField("Street", validators=[Length(max=100)])
+    to_street2 = StringField("Street, line 2", validators=[Length(max=100)])
+    to_city = StringField("City", validators=[Length(max=60)])
+    to_state = StringField("State", validators=[Length(max=30)])
+    LATIN = ("to_name", "to_street1", "to_street2", "to_city", "to_state")
 
     def validate_weight(self, field):
         if field.data is not None and field.data * TO_OUNCES.get(self.weight_unit.data, 1) > MAX_OUNCES:

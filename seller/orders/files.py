@@ -6,6 +6,7 @@ from .. import clock, reports, workflow
 from ..auth import requires
 from ..forms.files import ExportForm, ImportForm
 from ..htmx import is_partial
+from ..models import Settings
 from . import bp
 
 
@@ -27,13 +28,17 @@ def import_orders():
 def export_shipments():
     """The shipping confirmation file for `?from=&to=` as a download; without them, the form to pick the days
     (422 with the messages when they are not dates)."""
-    if not request.args.keys() & {"from", "to"}:
+    last = Settings.current().shipments_exported_at
+    if not request.args.keys() & {"from", "to"}:  # since the last export (its day: nothing is left out)
         today = clock.local_today(workflow.store_tz())
-        return render_template("orders/export.html", form=ExportForm(formdata=None, since=today, until=today))
+        since = clock.local_today(workflow.store_tz(), last) if last else today
+        return render_template("orders/export.html", form=ExportForm(formdata=None, since=since, until=today),
+                               last=last)
     form = ExportForm(formdata=request.args)
     if not form.validate():
-        return render_template("orders/export.html", form=form), 422
+        return render_template("orders/export.html", form=form, last=last), 422
     text, _ = reports.shipping_confirmations(form.since.data, form.until.data)
+    workflow.save_settings(shipments_exported_at=clock.now())
     filename = f"shipping-confirmation-{form.since.data.isoformat()}-{form.until.data.isoformat()}.txt"
     return Response(text, mimetype="text/plain",
                     headers={"Content-Disposition": f"attachment; filename={filename}"})

@@ -6,6 +6,7 @@ from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
+from wtforms.fields.choices import SelectChoice
 
 from .. import clock, listing, metrics, panels, workflow
 from ..auth import requires
@@ -31,11 +32,22 @@ def _render_list() -> tuple[str, datetime]:
                                                                  selectinload(Order.shipments))))
     html = render_template("orders/_list.html", order_list=order_list, found=found, form=found.form, orders=orders,
                            total=total, pages=max((total + found.per_page - 1) // found.per_page, 1),
-                           service_levels=SERVICE_LEVELS)
+                           service_levels=SERVICE_LEVELS, ready=_scanned(found, orders))
     now = clock.now()
     midnight = clock.local_day_start(clock.local_today(found.tz, now) + timedelta(days=1), found.tz)
     return html, min([midnight, metrics.next_at_risk_change(now)]
                      + [o.ship_by for o in orders if o.status == OrderStatus.UNSHIPPED and o.ship_by > now])
+
+
+def _scanned(found, orders: list[Order]) -> Order | None:
+    """The order a scan named exactly (its order ID, or a tracking ID it shipped with), when it is the only one
+    found and can be confirmed now: its Confirm shipment opens at once."""
+    q = found.values["q"]
+    if not q or len(orders) != 1 or found.page != 1:
+        return None
+    order, tracking = orders[0], workflow.normalize_tracking(q)
+    named = order.order_id == q or any(s.tracking_id == tracking for s in order.shipments)
+    return order if named and workflow.why_not(order, "confirm_shipment", current_user) is None else None
 
 
 def _list_section() -> str:
@@ -86,7 +98,10 @@ def row(order_id):
 
 
 def _shipment_input(form: ShipmentForm) -> workflow.ShipmentInput:
-    return workflow.ShipmentInput(carrier=form.carrier.data, tracking_id=form.tracking_id.data or "",
+    """The form's shipment; with no carrier chosen and a tracking ID that doesn't name one, this user's last."""
+    tracking = form.tracking_id.data or ""
+    carrier = form.carrier.data or ("" if workflow.carrier_of(tracking) else workflow.last_carrier(current_user))
+    return workflow.ShipmentInput(carrier=carrier or "", tracking_id=tracking,
                                   ship_date=form.ship_date.data, shipping_service=form.shipping_service.data or "",
                                   carrier_name=form.carrier_name.data or "", note=form.note.data or "")
 
@@ -115,20 +130,27 @@ def _ship_action(order_id: str, action: str):
     title = workflow.action(action, order).label
     if request.method == "GET":  # Edit shipment starts from the shipment in force; Confirm from today
         form = ShipmentForm(formdata=None, obj=order.shipment if editing else None, version=order.version,
-                            ship_date=clock.local_today(workflow.store_tz()))
-        return panels.form_response("orders/_ship_form.html", order, title=title, form=form, editing=editing)
+                            ship_date=clock.local_today(workflow.store_tz()),
+                            shipping_service=None if editing else order.ship_service_level)
+        return _ship_form(order, form, title, editing)
     form = ShipmentForm()
     if not form.validate():
-        return panels.form_response("orders/_ship_form.html", order, title=title, form=form, editing=editing,
-                                    status=422)
+        return _ship_form(order, form, title, editing, 422)
     verb = workflow.edit_shipment if editing else workflow.confirm_shipment
     try:
         shipment = verb(order, current_user, _shipment_input(form), expected_version=form.version.data)
     except workflow.WorkflowError as exc:
-        status = panels.refuse(form, exc, order)
-        return panels.form_response("orders/_ship_form.html", order, title=title, form=form, editing=editing,
-                                    status=status)
+        return _ship_form(order, form, title, editing, panels.refuse(form, exc, order))
     return panels.done(order, *_shipped_message(order, shipment, editing))
+
+
+def _ship_form(order: Order, form: ShipmentForm, title: str, editing: bool, status: int = 200):
+    """The Confirm/Edit shipment form; its "From the tracking ID" choice names the fallback carrier."""
+    if last := workflow.last_carrier(current_user):
+        form.carrier.choices = [SelectChoice("", _("From the tracking ID, else %(carrier)s", carrier=last)),
+                                *form.carrier.choices[1:]]
+    return panels.form_response("orders/_ship_form.html", order, title=title, form=form, editing=editing,
+                                status=status)
 
 
 @bp.route("/<order_id>/ship", methods=["GET", "POST"])

@@ -59,8 +59,8 @@ def packing_slips():
             return error_response(404, f"No order {', '.join(missing[:10])}.")
         orders = [found[i] for i in order_ids]
     elif request.form.get("scope") == "unshipped":
-        orders = list(db.session.scalars(filtered_orders(request.values).where(
-            Order.status == OrderStatus.UNSHIPPED.value).options(with_items)))
+        orders = list(db.session.scalars(filtered_orders(request.values, OrderStatus.UNSHIPPED.value)
+                                         .options(with_items)))
     else:
         return error_response(422, "Select the orders whose packing slips you want to print.")
     if not orders:

@@ -7,10 +7,12 @@ goes wrong on its side (a refused address, no rates, a timeout, a refused key) b
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import math
 import re
+import unicodedata
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -80,6 +82,14 @@ class Address:
 
     def complete(self) -> bool:
         return all((self.name, self.street1, self.city, self.state, self.zip, self.country))
+
+    def latin(self) -> bool:
+        """Whether every letter is in Latin script (what carriers' labels and systems need)."""
+        return all(not ch.isalpha() or unicodedata.name(ch, "").startswith("LATIN")
+                   for ch in "".join(self.lines()))
+
+    def but(self, **changes) -> Address:
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v})
 
 
 @dataclass(frozen=True)
@@ -177,13 +187,15 @@ class EasyPostProvider:
         self.description = ("EasyPost, test mode: labels are not charged and cannot be mailed"
                             if api_key.startswith("EZTK") else "EasyPost: real labels, charged to the account")
 
-    def rates(self, order: Order, parcel: Parcel, ship_from: Address, ship_date: date) -> list[Rate]:
+    def rates(self, order: Order, parcel: Parcel, ship_from: Address, ship_date: date,
+              to: Address | None = None) -> list[Rate]:
         if not ship_from.complete():
             raise ShippingError("Enter the ship-from address in Settings before buying shipping.")
         options = {"label_format": "PDF", "label_size": "4x6", "label_date": ship_date.isoformat()}
         with _easypost_errors():
             shipment = self.client.shipment.create(
-                from_address=_address(ship_from), to_address=_address(recipient(order)), reference=order.order_id,
+                from_address=_address(ship_from), to_address=_address(to or recipient(order)),
+                reference=order.order_id,
                 parcel={"weight": float(parcel.weight_oz), "length": float(parcel.length),
                         "width": float(parcel.width), "height": float(parcel.height)},
                 options=options)
@@ -305,7 +317,8 @@ class DemoProvider:
         self.table = table
         self.signer = URLSafeSerializer(secret, salt="seller-desk-demo-shipment")
 
-    def rates(self, order: Order, parcel: Parcel, ship_from: Address, ship_date: date) -> list[Rate]:
+    def rates(self, order: Order, parcel: Parcel, ship_from: Address, ship_date: date,
+              to: Address | None = None) -> list[Rate]:
         try:
             table = parse_rate_table(self.table.strip() or DEFAULT_DEMO_RATES)
         except ValueError as exc:
@@ -313,7 +326,7 @@ class DemoProvider:
         if not table:
             raise ShippingError("The demo rate table in Settings has no rates.")
         quoted = [[r.carrier, r.service, str(r.price(parcel)), r.days] for r in table]
-        ref = self.signer.dumps({"order": order.order_id, "to": recipient(order).lines(),
+        ref = self.signer.dumps({"order": order.order_id, "to": (to or recipient(order)).lines(),
                                  "from": ship_from.lines(), "oz": str(parcel.weight_oz),
                                  "date": ship_date.isoformat(), "rates": quoted})
         rates = [Rate(str(i), c, s, _dollars(p), d, ref) for i, (c, s, p, d) in enumerate(quoted)]

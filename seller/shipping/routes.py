@@ -1,6 +1,8 @@
 """Buy shipping (W2): rates for the parcel, a label bought, the order shipped with its tracking ID."""
 import io
+import re
 import secrets
+from datetime import date, timedelta
 
 from flask import abort, request, send_file
 from flask_login import current_user
@@ -15,7 +17,7 @@ from ..lookup import get_order
 from ..models import Label, Settings
 from ..money import fmt
 from . import bp
-from .providers import Parcel, ShippingError, active, ship_from
+from .providers import Parcel, ShippingError, active, recipient, ship_from
 from .purchase import buy_label
 
 
@@ -32,14 +34,20 @@ def buy(order_id):
         return _buy(order, provider)
     if refused := panels.check(order, "buy_shipping", current_user):
         return refused
-    form = ParcelForm(ship_date=clock.local_today(workflow.store_tz()), version=order.version)
+    address = recipient(order)
+    form = ParcelForm(ship_date=clock.local_today(workflow.store_tz()), version=order.version,
+                      **{name: getattr(address, name[3:]) for name in ParcelForm.LATIN})
     if request.method == "GET":
         return _form(order, form, provider)
     if not form.validate_on_submit():
         return _form(order, form, provider, status=422)
+    to = address.but(**{name[3:]: (form[name].data or "").strip() for name in ParcelForm.LATIN})
+    if not to.latin():
+        form.form_errors.append(_("Type the ship-to address in Latin letters: carriers read only those."))
+        return _form(order, form, provider, status=422)
     try:
         workflow.check_label_date(form.ship_date.data)
-        rates = provider.rates(order, _parcel(form), ship_from(Settings.current()), form.ship_date.data)
+        rates = provider.rates(order, _parcel(form), ship_from(Settings.current()), form.ship_date.data, to=to)
     except workflow.WorkflowError as exc:
         return _form(order, form, provider, status=panels.refuse(form, exc, order))
     except ShippingError as exc:
@@ -90,10 +98,23 @@ def _parcel_values(form) -> dict:
             "version": "" if form.version.data is None else form.version.data}
 
 
+def _arrival(order, ship_date, rate) -> tuple[date | None, bool | None]:
+    """When a rate's parcel arrives at the latest (its ship date + its most delivery days, None when the carrier
+    doesn't say), and whether that is by the order's promise date (None without one)."""
+    days = re.findall(r"\d+", rate.delivery_days)
+    if not days:
+        return None, None
+    arrives = ship_date + timedelta(days=max(map(int, days)))
+    promise = order.promise_at and clock.to_local(order.promise_at, workflow.store_tz()).date()
+    return arrives, (arrives <= promise) if promise else None
+
+
 def _form(order, form, provider, *, status=200, rates=(), quote=None, retry=None):
     """The Buy shipping form in the order's panel (htmx), or as a page."""
+    quoted = [(rate, *_arrival(order, form.ship_date.data, rate)) for rate in rates]
     return panels.form_response("shipping/_buy_form.html", order, title=workflow.action("buy_shipping", order).label,
-                                form=form, status=status, provider=provider, rates=rates, quote=quote, retry=retry)
+                                form=form, status=status, provider=provider, rates=quoted, quote=quote, retry=retry,
+                                latin=recipient(order).latin())
 
 
 @bp.get("/<order_id>/label.pdf")

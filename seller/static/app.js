@@ -1,5 +1,8 @@
-// Seller Desk: what htmx does not do by itself. No framework, no network beyond this server.
+// Seller Desk: what htmx does not do by itself. No framework, no network beyond this server, nothing inline
+// (the Content-Security-Policy allows scripts from this file only). Every page works without it.
 (function () {
+  document.documentElement.classList.add("js");
+
   function say(text) {
     var area = document.getElementById("flash");
     if (!area) return;
@@ -20,6 +23,87 @@
   document.addEventListener("htmx:timeout", function () {
     say("The server took too long to answer. Reload the page to see whether it was done.");
   });
+
+  function editable(el) {
+    return el && (el.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(el.tagName));
+  }
+  function selectScanField(scope) {
+    var field = (scope || document).querySelector("[data-scan-target]");
+    if (field) { field.focus(); field.select(); }
+    return field;
+  }
+
+  document.addEventListener("keydown", function (e) {
+    // Escape closes the form open in a panel (its Close puts the row back).
+    if (e.key === "Escape") {
+      var panel = e.target.closest && e.target.closest("[data-panel]");
+      var close = panel && panel.querySelector("[data-close]");
+      if (close) { e.preventDefault(); close.click(); }
+      return;
+    }
+    // A barcode scanner types like a keyboard: what is typed while nothing editable has focus goes to the page's
+    // scan field (Search orders), replacing what it held, so every scan lands there.
+    if (e.ctrlKey || e.metaKey || e.altKey || e.key.length !== 1 || e.key === " " || editable(e.target)) return;
+    selectScanField();
+  });
+
+  // Where focus goes after a swap: a list swapped by a tab keeps it on that tab; any other list swap selects the
+  // scan field, so the next scan replaces the last one. (Forms and rows carry autofocus, which htmx honours.)
+  var fromTab = false;
+  document.addEventListener("htmx:beforeRequest", function (e) {
+    fromTab = !!(e.detail.elt.closest && e.detail.elt.closest(".tabs"));
+  });
+  document.addEventListener("htmx:afterSettle", function (e) {
+    var target = e.detail.target;
+    if (!target || target.id !== "orders-list") return;
+    var tab = fromTab && target.querySelector('.tabs [aria-current="page"]');
+    if (tab) tab.focus(); else selectScanField(target);
+    fold(target);
+  });
+
+  // Tablets: dates and sort fold behind Filters unless one of them is in use.
+  function fold(scope) {
+    if (window.innerWidth >= 1200) return;
+    (scope || document).querySelectorAll('details[data-fold="tablet"]').forEach(function (d) { d.open = false; });
+  }
+  document.addEventListener("DOMContentLoaded", function () { fold(); });
+
+  // Phones: the header's links behind Menu.
+  document.addEventListener("click", function (e) {
+    var menu = e.target.closest("[data-menu]");
+    if (menu) {
+      var open = menu.closest(".topbar").classList.toggle("open");
+      menu.setAttribute("aria-expanded", open ? "true" : "false");
+      return;
+    }
+    var dismiss = e.target.closest("[data-dismiss]");
+    if (dismiss) dismiss.closest(".flash").remove();
+  });
+
+  // A success message leaves by itself after a while; warnings and errors stay until dismissed.
+  function fade(scope) {
+    (scope || document).querySelectorAll(".flash-success, .flash-info").forEach(function (flash) {
+      setTimeout(function () { flash.remove(); }, 8000);
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { fade(); });
+  document.addEventListener("htmx:oobAfterSwap", function (e) { if (e.detail.target.id === "flash") fade(e.detail.target); });
+
+  // Confirm shipment: the carrier a scanned tracking ID names, chosen as it is typed (the server decides the same
+  // from the same formats when the form is sent). A carrier picked by hand stays.
+  document.addEventListener("input", function (e) {
+    var field = e.target.closest && e.target.closest("[data-carrier-formats]");
+    var select = field && field.form && field.form.elements.carrier;
+    if (!select || select.dataset.chosen) return;
+    var formats = JSON.parse(field.getAttribute("data-carrier-formats"));
+    var id = field.value.replace(/[\s-]+/g, "").toUpperCase();
+    var found = Object.keys(formats).filter(function (c) { return new RegExp("^(?:" + formats[c] + ")$").test(id); });
+    select.value = found.length === 1 ? found[0] : "";
+  });
+  document.addEventListener("change", function (e) {
+    if (e.target.name === "carrier") e.target.dataset.chosen = "1";
+  });
+
   // A plain (non-htmx) form marked data-submit-once sends one submission: a double click on
   // "Submit Full Refund" is one request (the idempotency key would catch a second one anyway).
   document.addEventListener("submit", function (e) {

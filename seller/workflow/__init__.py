@@ -27,5 +27,5 @@ from .rules import (
 )
 from .store import save_settings
 from .shipping import (
-    ShipmentInput, cancel_order, check_packing_slips, confirm_shipment, edit_shipment, record_packing_slips,
+    ShipmentInput, cancel_order, check_packing_slips, confirm_shipment, edit_shipment, last_carrier, record_packing_slips,
 )

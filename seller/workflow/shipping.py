@@ -4,15 +4,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
 from .. import clock
 from ..db import write_transaction
 from ..extensions import db
+from ..i18n import _
 from ..models import Cancellation, Order, OrderEvent, OrderStatus as S, Shipment, User
 from .core import _event, _locked_order, store_tz
 from .errors import InvalidInput, InvalidTransition
-from .rules import CANCEL_REASONS, CARRIERS, ORDER_ACTIONS, normalize_tracking, tracking_matches
+from .rules import CANCEL_REASONS, CARRIERS, ORDER_ACTIONS, carrier_of, normalize_tracking, tracking_matches
 
 
 def _to_store_date(dt: datetime, tz) -> date:
@@ -29,18 +30,30 @@ class ShipmentInput:
     note: str = ""
 
 
+def last_carrier(user: User | None) -> str | None:
+    """The carrier of the last shipment this user confirmed (what the Confirm shipment form falls back to)."""
+    if user is None or not user.is_authenticated:
+        return None
+    return db.session.scalar(select(Shipment.carrier).where(Shipment.confirmed_by_id == user.id)
+                             .order_by(Shipment.id.desc()).limit(1))
+
+
 def _check_shipment(order: Order, data: ShipmentInput, now: datetime) -> ShipmentInput:
-    if data.carrier not in CARRIERS:
-        raise InvalidInput("Choose a carrier from the list.", "carrier")
+    """The shipment as it will be kept. No carrier: the one whose format the tracking ID has, if only one has it."""
+    carrier = data.carrier or carrier_of(data.tracking_id)
+    if not carrier:
+        raise InvalidInput(_("Choose a carrier: the tracking ID does not show which one."), "carrier")
+    if carrier not in CARRIERS:
+        raise InvalidInput(_("Choose a carrier from the list."), "carrier")
     carrier_name = (data.carrier_name or "").strip()
-    if data.carrier == "Other" and not carrier_name:
-        raise InvalidInput("Enter the carrier's name when the carrier is Other.", "carrier_name")
+    if carrier == "Other" and not carrier_name:
+        raise InvalidInput(_("Enter the carrier's name when the carrier is Other."), "carrier_name")
     tz = store_tz()
     if data.ship_date > clock.local_today(tz, now):
         raise InvalidInput("The ship date cannot be in the future.", "ship_date")
     if data.ship_date < _to_store_date(order.purchased_at, tz):
         raise InvalidInput("The ship date cannot be before the order date.", "ship_date")
-    return ShipmentInput(carrier=data.carrier, carrier_name=carrier_name if data.carrier == "Other" else "",
+    return ShipmentInput(carrier=carrier, carrier_name=carrier_name if carrier == "Other" else "",
                          tracking_id=normalize_tracking(data.tracking_id), ship_date=data.ship_date,
                          shipping_service=(data.shipping_service or "").strip(), note=(data.note or "").strip())
 
