@@ -2,17 +2,18 @@
 from functools import wraps
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from . import users
 from .extensions import db, limiter, login_manager
+from .i18n import LANGUAGES
 from .forms.auth import LoginForm, PasswordChangeForm
 from .models import User
 from .workflow import permitted
 
 bp = Blueprint("auth", __name__)
-PUBLIC_ENDPOINTS = {"auth.login", "views.healthz", "static"}
+PUBLIC_ENDPOINTS = {"auth.login", "auth.language", "views.healthz", "static"}
 
 
 @login_manager.user_loader
@@ -100,6 +101,18 @@ def logout():
     logout_user()
     flash("You have signed out.", "info")
     return redirect(url_for("auth.login"), 303)
+
+
+@bp.post("/language")
+def language():
+    """English / 中文: kept on the account (every device follows), and for the sign-in page in the session."""
+    chosen = request.form.get("language", "")
+    if chosen not in LANGUAGES:
+        abort(400)
+    session["language"] = chosen
+    if current_user.is_authenticated:
+        users.set_language(current_user, chosen)
+    return redirect(_safe_next(request.form.get("next")), 303)
 
 
 @bp.route("/account/password", methods=["GET", "POST"])

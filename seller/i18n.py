@@ -1,19 +1,68 @@
 """Languages: English, and Simplified Chinese with Seller Central's English terms beside it (contract §14).
 
 Every string a person reads is wrapped: `_("...")` where the text is made during a request or a command,
-`_l("...")` where it is made at import time (form labels, vocabularies), `ngettext` for counts. The catalog
-lives in `seller/translations/`; docs/glossary.md fixes the words."""
-from flask import request
-from flask_babel import Babel, gettext as _, lazy_gettext as _l, ngettext  # noqa: F401  (re-exported)
+`_l("...")` where it is made at import time (form labels, vocabularies), `ngettext` for counts, and `N_("...")`
+marks a stored English value (a status, a reason) whose display `_(value)` translates. The catalog lives in
+`seller/translations/` (`pybabel` with babel.cfg); docs/glossary.md fixes the words.
+
+The language: the one a person chose with the header's English / 中文 (kept on their account, or for the
+sign-in page in the session), else their browser's; a command follows `LANG`. Times are the store's, written
+as the language writes them; amounts stay US dollars.
+"""
+import os
+from datetime import date, datetime
+
+from babel.dates import format_date, format_datetime
+from flask import has_request_context, request, session
+from flask_babel import Babel, get_locale, gettext as _, lazy_gettext as _l, ngettext  # noqa: F401  (re-exported)
+
+from . import clock
 
 LANGUAGES = {"en": "English", "zh_Hans": "中文"}
 babel = Babel()
 
+# CLDR patterns: how each language writes the store's times (the timezone's abbreviation follows a time).
+FORMATS = {
+    "en": {"datetime": "MMM dd, yyyy hh:mm a", "date": "MMM dd, yyyy", "day": "MMM dd", "time": "hh:mm a",
+           "short": "MMM dd, hh:mm a"},
+    "zh_Hans": {"datetime": "y年M月d日 ah:mm", "date": "y年M月d日", "day": "M月d日", "time": "ah:mm",
+                "short": "M月d日 ah:mm"},
+}
+TIMED = {"datetime", "time", "short"}
+
+
+def N_(text: str) -> str:
+    """Marks a stored English value for the catalog; `_(value)` shows it in the reader's language."""
+    return text
+
+
+def language_of(tag: str | None) -> str | None:
+    """Ours for a language tag ('zh-CN', 'zh_Hans', 'en_US.UTF-8'), or None."""
+    tag = (tag or "").replace("-", "_").split(".")[0].lower()
+    if tag.startswith("zh"):
+        return "zh_Hans"
+    return "en" if tag.startswith("en") else None
+
 
 def select_locale() -> str:
-    """The browser's preferred language among ours (English when none matches)."""
-    best = request.accept_languages.best_match(["en", "zh"]) if request else None
-    return "zh_Hans" if best == "zh" else "en"
+    """The person's choice (account, then session), else the browser's; a command follows LANG."""
+    if not has_request_context():
+        return language_of(os.environ.get("LANGUAGE", "").split(":")[0] or os.environ.get("LANG")) or "en"
+    from flask_login import current_user
+    chosen = current_user.language if current_user.is_authenticated else None
+    best = request.accept_languages.best_match(["en", "zh"])
+    return language_of(chosen) or language_of(session.get("language")) or language_of(best) or "en"
+
+
+def format_local(value: datetime | date, name: str, tz) -> str:
+    """A stored UTC time (or a store date) written for the reader: `name` is datetime, date, day, time or short."""
+    language = str(get_locale() or "en")
+    pattern = FORMATS.get(language, FORMATS["en"])[name]
+    if not isinstance(value, datetime):
+        return format_date(value, pattern, locale=language)
+    local = clock.to_local(value, tz)
+    text = format_datetime(local, pattern, locale=language)
+    return f"{text} {local.strftime('%Z')}" if name in TIMED else text
 
 
 def init_app(app):

@@ -55,6 +55,8 @@ class User(UserMixin, db.Model):
     # Bumped on sign-out and password change: every cookie carrying the old value stops working.
     session_version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=_now)
+    # The language this person chose (English / 中文): "en", "zh_Hans", or "" for their browser's.
+    language: Mapped[str] = mapped_column(String(10), default="")
 
     @property
     def is_owner(self) -> bool:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flask import render_template
+from flask_babel import force_locale
 from reportlab.graphics.barcode.code128 import Code128
 from reportlab.lib.fonts import addMapping
 from reportlab.pdfbase import pdfmetrics
@@ -96,7 +97,8 @@ def render_pdf(template_name: str, **context) -> bytes:
     """Render `templates/<template_name>` (which may call `code128`) to PDF bytes; PDFError if xhtml2pdf reports
     errors."""
     register_fonts()
-    html = render_template(template_name, code128=code128, **context)
+    with force_locale("en"):  # packing slips and pick lists are for US buyers and carriers: always English
+        html = render_template(template_name, code128=code128, **context)
     out = io.BytesIO()
     # capacity=-1: the source stays in memory (above 100 KB xhtml2pdf spills it to a temp file it never closes).
     status = pisa.pisaDocument(html, dest=out, link_callback=static_file, resource_policy=POLICY, capacity=-1)

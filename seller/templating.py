@@ -3,7 +3,9 @@ templates ask of the action registry (`can`, `actions_for`) instead of testing r
 from flask import g
 from flask_login import current_user
 
-from . import clock, workflow
+from flask_babel import get_locale
+
+from . import clock, i18n, workflow
 from .models import Settings
 from .money import fmt
 
@@ -15,11 +17,12 @@ def store_settings() -> Settings:
     return g.store_settings
 
 
-def local_time(dt, pattern="%b %d, %Y %I:%M %p %Z"):
-    """A stored UTC time as the store's wall-clock time, e.g. 'Nov 26, 2026 02:05 AM PST'."""
-    if dt is None:
+def local_time(value, name: str = "datetime") -> str:
+    """A stored UTC time (or a store date) in the store's timezone, as the reader's language writes it:
+    'Nov 26, 2026 02:05 AM PST' / '2026年11月26日 上午2:05 PST'. `name`: datetime, date, day, time or short."""
+    if value is None:
         return ""
-    return clock.to_local(dt, clock.store_tz(store_settings().timezone)).strftime(pattern)
+    return i18n.format_local(value, name, clock.store_tz(store_settings().timezone))
 
 
 def name_parts(name: str, keep: int = 24) -> tuple[str, str]:
@@ -49,9 +52,10 @@ def init_app(app):
     from . import listing, panels
     app.jinja_env.filters["money"] = fmt
     app.jinja_env.filters["local"] = local_time
-    app.jinja_env.filters["local_date"] = lambda dt: local_time(dt, "%b %d, %Y")
+    app.jinja_env.filters["local_date"] = lambda dt: local_time(dt, "date")
     app.jinja_env.filters["name_parts"] = name_parts
     app.jinja_env.globals.update(
         store_name=lambda: store_settings().store_name, store_settings=store_settings, can=can,
-        actions_for=actions_for, next_url=listing.next_url, row_id=panels.row_id,
+        actions_for=actions_for, next_url=listing.next_url, row_id=panels.row_id, languages=i18n.LANGUAGES,
+        current_language=lambda: str(get_locale() or "en"),
         today_in_store=lambda: clock.local_today(workflow.store_tz()).isoformat())

@@ -45,3 +45,9 @@ def end_sessions(user: User, new_password: str | None = None) -> None:
         values["password_hash"] = generate_password_hash(new_password, method=HASH_METHOD)
     with write_transaction(db.session):
         db.session.execute(update(User).where(User.id == user.id).values(**values))
+
+
+def set_language(user: User, language: str) -> None:
+    """Keep the language this person chose ("" for their browser's)."""
+    with write_transaction(db.session):
+        db.session.execute(update(User).where(User.id == user.id).values(language=language))

@@ -38,7 +38,7 @@ def world(live_db, browser_user):
 def pages(world) -> list[str]:
     o, r = world.orders, world.returns
     paths = ["/orders", "/orders?status=Unshipped", "/orders?status=Shipped", "/returns", "/performance",
-             "/performance/late-shipment", "/settings", "/orders/import", "/orders/export", "/account/password"]
+             "/performance/late-shipment-rate", "/settings", "/orders/import", "/orders/export", "/account/password"]
     paths += [f"/orders/{order.order_id}" for order in o.values()]
     paths += [f"/orders/{o['Unshipped'].order_id}/{a}" for a in ("ship", "cancel", "buy-shipping")]
     paths += [f"/orders/{o['Shipped'].order_id}/{a}" for a in ("edit-shipment", "refund", "contact")]

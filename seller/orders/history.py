@@ -57,7 +57,7 @@ def _money(value, currency: str) -> str:
 
 def _day(value) -> str:
     try:
-        return date.fromisoformat(value).strftime("%b %d, %Y")
+        return local_time(date.fromisoformat(value), "date")
     except (TypeError, ValueError):
         return str(value)
 
