@@ -835,10 +835,11 @@ def test_search_orders_is_ready_for_a_scanner(owner_client, order_factory):
     scanned = owner_client.get(f"/orders?q={order.order_id}", headers=HX).text
     panel = re.search(rf'<tr id="order-{order.id}-panel"[^>]*>', scanned).group(0)
     assert f'hx-get="/orders/{order.order_id}/ship?next=' in panel and 'hx-trigger="load"' in panel
-    by_tracking = owner_client.get("/orders?q=1z999aa10123456784").text  # a shipped order: shown, nothing opens
+    assert 'hx-trigger="load"' not in owner_client.get(f"/orders?q={order.order_id}").text  # a link opens nothing
+    by_tracking = owner_client.get("/orders?q=1z999aa10123456784", headers=HX).text  # shipped: shown, nothing opens
     assert ids_in_text(by_tracking) == [shipped.order_id], re.findall(r'<tr id="order-[^>]*>', by_tracking)
     assert 'hx-trigger="load"' not in by_tracking
-    partial = owner_client.get(f"/orders?q={order.order_id[:8]}").text  # not an exact scan: nothing opens
+    partial = owner_client.get(f"/orders?q={order.order_id[:8]}", headers=HX).text  # not exact: nothing opens
     assert 'hx-trigger="load"' not in partial
 
 

@@ -32,7 +32,7 @@ def _render_list() -> tuple[str, datetime]:
                                                                  selectinload(Order.shipments))))
     html = render_template("orders/_list.html", order_list=order_list, found=found, form=found.form, orders=orders,
                            total=total, pages=max((total + found.per_page - 1) // found.per_page, 1),
-                           service_levels=SERVICE_LEVELS, ready=_scanned(found, orders))
+                           service_levels=SERVICE_LEVELS, ready=_scanned(found, orders) if is_partial() else None)
     now = clock.now()
     midnight = clock.local_day_start(clock.local_today(found.tz, now) + timedelta(days=1), found.tz)
     return html, min([midnight, metrics.next_at_risk_change(now)]
@@ -41,7 +41,8 @@ def _render_list() -> tuple[str, datetime]:
 
 def _scanned(found, orders: list[Order]) -> Order | None:
     """The order a scan named exactly (its order ID, or a tracking ID it shipped with), when it is the only one
-    found and can be confirmed now: its Confirm shipment opens at once."""
+    found and can be confirmed now: its Confirm shipment opens at once (after a search on the page, not when a
+    link or a reload opens the same URL)."""
     q = found.values["q"]
     if not q or len(orders) != 1 or found.page != 1:
         return None
