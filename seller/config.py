@@ -21,10 +21,15 @@ def database_url(instance_path: str) -> str:
 
 def engine_options(url: str, lock_timeout_ms: int = 5000) -> dict:
     """Drop dead PostgreSQL connections before use; and like SQLite's busy timeout, a writer waits for a
-    row lock at most `lock_timeout_ms`, then the request answers 503 "try again" instead of hanging."""
+    row lock at most `lock_timeout_ms`, then the request answers 503 "try again" instead of hanging.
+
+    The planner is told what an order desk's database is like: its pages are in memory (a random read costs
+    little more than a sequential one, so a few thousand index lookups beat scanning a million rows), and its
+    queries are short (no JIT: compiling one took longer than running it, up to 1.5 s for the performance page)."""
     if not url.startswith("postgresql"):
         return {}
-    return {"pool_pre_ping": True, "connect_args": {"options": f"-c lock_timeout={lock_timeout_ms}"}}
+    return {"pool_pre_ping": True, "connect_args": {
+        "options": f"-c lock_timeout={lock_timeout_ms} -c random_page_cost=1.1 -c jit=off"}}
 
 
 def secret_key(instance_path: str) -> str:

@@ -10,8 +10,8 @@ from datetime import date, datetime
 
 from flask_login import UserMixin
 from sqlalchemy import (
-    JSON, Boolean, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text,
-    UniqueConstraint, and_, exists, or_,
+    DDL, JSON, Boolean, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text,
+    UniqueConstraint, and_, event, exists, or_, text,
 )
 from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
@@ -41,6 +41,28 @@ class ReturnStatus(enum.StrEnum):
 
 def _enum_values(e):
     return ", ".join(f"'{m.value}'" for m in e)
+
+
+def _postgresql_only(index: Index) -> Index:
+    """An index only PostgreSQL builds (its migration creates it there alone; SQLite keeps its plain scans)."""
+    index.info["dialect"] = "postgresql"
+    return index.ddl_if(dialect="postgresql")
+
+
+def _trigram(name: str, column: str) -> Index:
+    """A pg_trgm GIN index, which PostgreSQL uses for "contains" (ILIKE '%...%')."""
+    return _postgresql_only(Index(name, column, postgresql_using="gin", postgresql_ops={column: "gin_trgm_ops"}))
+
+
+def only_this_database(dialect: str):
+    """Alembic's `include_object` for comparing a database with the models: the indexes that only another
+    database builds (the trigram ones on SQLite) are left out."""
+    return lambda obj, name, type_, reflected, compare_to: obj.info.get("dialect", dialect) == dialect
+
+
+# The trigram indexes need the extension (trusted: a database owner may create it).
+event.listen(db.Model.metadata, "before_create",
+             DDL("CREATE EXTENSION IF NOT EXISTS pg_trgm").execute_if(dialect="postgresql"))
 
 
 class User(UserMixin, db.Model):
@@ -119,13 +141,17 @@ class Order(db.Model):
         CheckConstraint("refunded_cents >= 0 AND refunded_cents <= paid_cents", name="refunded_within_paid"),
         CheckConstraint("paid_cents >= 0", name="paid_not_negative"),
         CheckConstraint("return_concession_cents >= 0 AND other_concession_cents >= 0", name="concessions"),
-        Index("ix_orders_purchased_at_id", "purchased_at", "id"),
-        Index("ix_orders_status_purchased_at", "status", "purchased_at"),
+        # A page's ids come from these alone (filter and sort columns, then the id as tie-break).
+        Index("ix_orders_purchased_at_id", "purchased_at", "id", postgresql_include=["status"]),  # and counts
+        Index("ix_orders_status_purchased_at", "status", "purchased_at", "id"),
         Index("ix_orders_ship_by", "ship_by"),
         Index("ix_orders_shipped_at_late", "shipped_at", "late"),  # Late Shipment Rate per day
-        Index("ix_orders_status_ship_by", "status", "ship_by"),  # orders at risk of shipping late
+        Index("ix_orders_status_ship_by", "status", "ship_by", "id"),  # and orders at risk of shipping late
         Index("ix_orders_buyer_email", "buyer_email"),
         Index("ix_orders_buyer_name", "buyer_name"),
+        _trigram("ix_orders_order_id_trgm", "order_id"),
+        _trigram("ix_orders_buyer_name_trgm", "buyer_name"),
+        _postgresql_only(Index("ix_orders_ship_service_level_lower", text("lower(ship_service_level)"))),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -208,8 +234,10 @@ class OrderItem(db.Model):
         CheckConstraint("refunded_shipping_cents BETWEEN 0 AND shipping_price_cents", name="refunded_shipping"),
         CheckConstraint("refunded_shipping_tax_cents BETWEEN 0 AND shipping_tax_cents",
                         name="refunded_shipping_tax"),
-        Index("ix_order_items_sku", "sku"),
+        Index("ix_order_items_sku", "sku", "order_id"),  # a SKU's orders from the index alone
         Index("ix_order_items_order_id", "order_id"),
+        _trigram("ix_order_items_sku_trgm", "sku"),
+        _trigram("ix_order_items_product_name_trgm", "product_name"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -247,7 +275,8 @@ class Shipment(db.Model):
                       Index("ix_shipments_confirmed_at", "confirmed_at"),
                       # Valid Tracking Rate per day: the shipments in force by day, answered from the index alone
                       Index("ix_shipments_current_tracking", "superseded_at", "confirmed_at", "tracking_valid",
-                            "carrier"))
+                            "carrier"),
+                      _trigram("ix_shipments_tracking_id_trgm", "tracking_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
@@ -365,6 +394,7 @@ class ReturnRequest(db.Model):
         CheckConstraint(f"status IN ({_enum_values(ReturnStatus)})", name="status"),
         CheckConstraint("refund_timing IN ('now', 'after_receipt')", name="refund_timing"),
         Index("ix_return_requests_status_created_at", "status", "created_at"),
+        Index("ix_return_requests_created_at_id", "created_at", "id"),  # the All tab, newest first
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

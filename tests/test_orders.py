@@ -190,6 +190,7 @@ def searchable(order_factory):
     ("q=difference engine", "c"),
     ("q=1Z999AA10123456784", "a"),
     ("q=IGMA", "b"),
+    ("q=10123456", "a"),
     ("buyer_name=a&sku=ENIGMA-2", "b"),
 ])
 def test_each_search_criterion(owner_client, searchable, query, expected):

@@ -5,6 +5,8 @@ from flask import current_app
 
 from alembic import context
 
+from seller.models import only_this_database
+
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
 config = context.config
@@ -100,6 +102,7 @@ def run_migrations_online():
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),
+            include_object=only_this_database(connection.dialect.name),
             **conf_args
         )
 
