@@ -2,7 +2,7 @@
 
     uv run python bench/scale_pg.py build [--orders 1000000]       # drops and refills the database
     uv run python bench/scale_pg.py measure [--runs 30] [--only TEXT] [--checkout DIR] [--json FILE] [--explain DIR]
-    uv run python bench/scale_pg.py compare --before DIR [--runs 30]
+    uv run python bench/scale_pg.py compare --before DIR [--runs 30] [--explain DIR]
 
 The database is SCALE_DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/seller_scale), a
 database of its own: `build` drops and recreates it, applies the app's migrations, loads three years of
@@ -661,15 +661,15 @@ def _flask(checkout: Path, *args) -> str:
                           check=True, capture_output=True, text=True).stdout
 
 
-def _measure_in(checkout: Path, runs: int, only: str | None) -> list[dict]:
+def _measure_in(checkout: Path, runs: int, only: str | None, plans: Path | None = None) -> list[dict]:
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
         command = [sys.executable, __file__, "measure", "--checkout", str(checkout), "--runs", str(runs),
-                   "--json", out.name] + (["--only", only] if only else [])
+                   "--json", out.name] + (["--only", only] if only else []) + (["--explain", plans] if plans else [])
         subprocess.run(command, check=True)
         return json.loads(Path(out.name).read_text())
 
 
-def compare(before: Path, runs: int, only: str | None) -> None:
+def compare(before: Path, runs: int, only: str | None, plans: Path | None) -> None:
     head = _flask(before, "heads").split()[0]
     print(f"before: {before} (migration {head}); after: {ROOT}", flush=True)
     started = time.perf_counter()
@@ -681,7 +681,7 @@ def compare(before: Path, runs: int, only: str | None) -> None:
     with _pg(URL.rsplit("/", 1)[1]) as conn:
         conn.execute("ANALYZE")
     print(f"upgraded in {time.perf_counter() - started:.0f} s", flush=True)
-    new = _measure_in(ROOT, runs, only)
+    new = _measure_in(ROOT, runs, only, plans)
     print(f"\n{runs} runs each; ms; pages p95 <= {PAGE_MS}, actions p95 <= {ACTION_MS}\n")
     print(f"{'request':42} {'before p50':>10} {'p95':>8} {'p99':>8} {'after p50':>10} {'p95':>8} {'p99':>8}  SQL")
     for b, a in zip(old, new):
@@ -698,8 +698,8 @@ def main():
     ap.add_argument("--checkout", type=Path, default=ROOT, help="measure the app code of this checkout")
     ap.add_argument("--before", type=Path, help="compare: the checkout whose code is 'before'")
     ap.add_argument("--json", type=Path, help="measure: also write the results here")
-    ap.add_argument("--explain", type=Path, help="measure: EXPLAIN (ANALYZE, BUFFERS) each request's slowest "
-                                                 "statement into this folder")
+    ap.add_argument("--explain", type=Path, help="measure (compare: of the after code): EXPLAIN (ANALYZE, BUFFERS) "
+                                                 "each request's slowest statement into this folder")
     a = ap.parse_args()
     sys.path.insert(0, str(a.checkout.resolve()))
     if a.command == "build":
@@ -714,7 +714,7 @@ def main():
         if a.json:
             a.json.write_text(json.dumps(results))
     else:
-        compare(a.before.resolve(), a.runs, a.only)
+        compare(a.before.resolve(), a.runs, a.only, a.explain)
 
 
 if __name__ == "__main__":

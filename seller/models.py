@@ -11,7 +11,7 @@ from datetime import date, datetime
 from flask_login import UserMixin
 from sqlalchemy import (
     DDL, JSON, Boolean, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text,
-    UniqueConstraint, and_, event, exists, or_, text,
+    UniqueConstraint, and_, event, exists, or_,
 )
 from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
@@ -151,7 +151,7 @@ class Order(db.Model):
         Index("ix_orders_buyer_name", "buyer_name"),
         _trigram("ix_orders_order_id_trgm", "order_id"),
         _trigram("ix_orders_buyer_name_trgm", "buyer_name"),
-        _postgresql_only(Index("ix_orders_ship_service_level_lower", text("lower(ship_service_level)"))),
+        _trigram("ix_orders_ship_service_level_trgm", "ship_service_level"),  # equal, case aside
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
