@@ -4,7 +4,7 @@ newest return requests too; on PostgreSQL, pg_trgm GIN indexes for the searches 
 "contains" ones and Shipping service); SQLite keeps scanning for those.
 
 Revision ID: 7c2e4b91d0a5
-Revises: 490a34b4a8cd
+Revises: 65ec7216289b
 Create Date: 2026-12-02 07:30:00
 
 """
@@ -13,7 +13,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '7c2e4b91d0a5'
-down_revision = '490a34b4a8cd'
+down_revision = '65ec7216289b'
 branch_labels = None
 depends_on = None
 
