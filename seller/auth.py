@@ -5,7 +5,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
-from . import users
+from . import setup, users
 from .extensions import db, limiter, login_manager
 from .i18n import LANGUAGES
 from .forms.auth import LoginForm, PasswordChangeForm
@@ -13,7 +13,7 @@ from .models import User
 from .workflow import permitted
 
 bp = Blueprint("auth", __name__)
-PUBLIC_ENDPOINTS = {"auth.login", "auth.language", "views.healthz", "static"}
+PUBLIC_ENDPOINTS = {"auth.login", "auth.language", "views.home", "views.healthz", "static"}
 
 
 @login_manager.user_loader
@@ -90,7 +90,8 @@ def login():
             login_user(user)
             return redirect(_safe_next(request.args.get("next")), 303)
         form.password.errors.append("The e-mail address or the password is not right.")
-    return render_template("auth/login.html", form=form), 422 if form.errors else 200
+    return render_template("auth/login.html", form=form, needs_owner=not setup.owner_exists()), \
+        422 if form.errors else 200
 
 
 @bp.post("/logout")

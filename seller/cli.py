@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from . import users
 from .extensions import db
+from .i18n import _
 from .models import Order, User
 
 
@@ -42,6 +43,19 @@ def seed_demo(count, seed):
         click.echo(f"  {role:5}  Email: {email}  Password: {password}")
 
 
+def _upgrade_and_announce(url: str) -> None:
+    """Apply the migrations; on a desk without an owner, print a fresh setup code and where to use it."""
+    from . import setup
+    flask_migrate.upgrade(directory=current_app.extensions["migrate"].directory)
+    if setup.owner_exists():
+        click.echo(_("Seller Desk: open %(url)s/login and sign in with your e-mail and password.", url=url))
+        return
+    code = setup.new_code()
+    click.echo(_("Seller Desk: this desk has no owner yet. Open %(url)s/ and create the owner account "
+                 "(or fill it with demo data) with this one-time code:", url=url))
+    click.echo(f"\n    {_('Setup code')}: {code}\n")
+
+
 @click.command("serve")
 @click.option("--host", default=lambda: os.environ.get("HOST", "127.0.0.1"), show_default="127.0.0.1",
               help="0.0.0.0 to serve tablets on the local network.")
@@ -49,16 +63,7 @@ def seed_demo(count, seed):
 @click.option("--workers", default=3, show_default=True, help="Worker processes (gunicorn).")
 def serve(host, port, workers):
     """Apply migrations, say how to sign in, then serve with a production server (gunicorn; waitress on Windows)."""
-    flask_migrate.upgrade(directory=current_app.extensions["migrate"].directory)
-    url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
-    if db.session.scalar(select(func.count()).select_from(User)):
-        click.echo(f"Seller Desk: open {url}/login and sign in with your e-mail and password.")
-    else:
-        click.echo("Seller Desk: nobody can sign in yet. In another terminal, create the owner's account:\n"
-                   "    uv run flask --app app create-user you@example.com --role owner\n"
-                   "or fill the empty database with demo orders and two demo accounts (their sign-in is printed):\n"
-                   "    uv run flask --app app seed-demo\n"
-                   f"then open {url}/login")
+    _upgrade_and_announce(f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}")
     db.session.remove()
     db.engine.dispose()
     if sys.platform == "win32":
@@ -67,6 +72,21 @@ def serve(host, port, workers):
         return
     os.execvp(sys.executable, [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers",
                                str(workers), "--access-logfile", "-", "app:app"])
+
+
+@click.command("release")
+def release():
+    """The platform's release phase: apply migrations; without an owner, print a setup code (in the release log)."""
+    _upgrade_and_announce(os.environ.get("SELLER_URL", "https://<your app>").rstrip("/"))
+
+
+@click.command("setup-code")
+def setup_code():
+    """Print a new one-time setup code for Create the owner account (only while the desk has no owner)."""
+    from . import setup
+    if setup.owner_exists():
+        raise click.ClickException(_("This desk already has an owner. Sign in instead."))
+    click.echo(f"{_('Setup code')}: {setup.new_code()}")
 
 
 @click.command("import-orders")
@@ -103,5 +123,5 @@ def export_shipments(since, until, output):
 
 
 def init_app(app):
-    for command in (create_user, seed_demo, import_orders, export_shipments, serve):
+    for command in (create_user, seed_demo, import_orders, export_shipments, serve, release, setup_code):
         app.cli.add_command(command)

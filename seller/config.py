@@ -4,6 +4,8 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 
+from .ratelimit import storage_uri
+
 
 def normalize_database_url(url: str) -> str:
     """Heroku's `postgres://` (and plain `postgresql://`) spelled for SQLAlchemy's psycopg 3 driver."""
@@ -74,9 +76,11 @@ def from_environment(instance_path: str) -> dict:
         "MAX_CONTENT_LENGTH": 32 * 1024 * 1024,
         "MAX_FORM_MEMORY_SIZE": 1024 * 1024,
         "MAX_FORM_PARTS": 1000,
-        # Sign-in attempts per address and per e-mail; storage shared by workers when a URI is given.
+        # Sign-in attempts per address and per e-mail, and wrong setup codes; counted across all workers and
+        # dynos (Redis at REDIS_URL, otherwise the database: seller/ratelimit.py).
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "10 per minute"),
-        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "SETUP_RATE_LIMIT": os.environ.get("SETUP_RATE_LIMIT", "10 per hour"),
+        "RATELIMIT_STORAGE_URI": storage_uri(os.environ),
         # Outgoing e-mail to buyers; nothing is sent when SMTP_HOST is empty.
         "SMTP_HOST": os.environ.get("SMTP_HOST", ""),
         "SMTP_PORT": int(os.environ.get("SMTP_PORT", "587")),

@@ -10,7 +10,7 @@ from datetime import date, datetime
 
 from flask_login import UserMixin
 from sqlalchemy import (
-    DDL, JSON, Boolean, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text,
+    DDL, JSON, Boolean, CheckConstraint, Date, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text,
     UniqueConstraint, and_, event, exists, or_,
 )
 from sqlalchemy.ext.hybrid import hybrid_method
@@ -459,3 +459,22 @@ class OrderEvent(db.Model):
 
     order: Mapped[Order] = relationship(back_populates="events")
     user: Mapped[User | None] = relationship()
+
+
+class SetupCode(db.Model):
+    """The one-time code `serve` prints on a desk without an owner: whoever types it creates the owner account.
+    Only its hash is kept; claiming deletes it (seller/setup.py)."""
+    __tablename__ = "setup_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=_now)
+
+
+class RateLimit(db.Model):
+    """Fixed-window counters of the sign-in and setup limits, shared by every worker (seller/ratelimit.py)."""
+    __tablename__ = "rate_limits"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    hits: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)  # seconds since the epoch

@@ -22,7 +22,8 @@ def authenticate(email: str, password: str) -> User | None:
     return user if ok and user and user.active else None
 
 
-def create(email: str, password: str, role: str) -> User:
+def new(email: str, password: str, role: str) -> User:
+    """A user not yet saved, its password hashed; ValueError says what is wrong with the e-mail or password."""
     email = email.strip().lower()
     if role not in ROLES:
         raise ValueError("The role is owner or staff.")
@@ -32,8 +33,12 @@ def create(email: str, password: str, role: str) -> User:
         raise ValueError("Use a password of at least 10 characters.")
     if find(email):
         raise ValueError(f"{email} already has an account.")
+    return User(email=email, role=role, password_hash=generate_password_hash(password, method=HASH_METHOD))
+
+
+def create(email: str, password: str, role: str) -> User:
+    user = new(email, password, role)
     with write_transaction(db.session):
-        user = User(email=email, role=role, password_hash=generate_password_hash(password, method=HASH_METHOD))
         db.session.add(user)
     return user
 
