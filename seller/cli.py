@@ -122,6 +122,23 @@ def export_shipments(since, until, output):
     click.echo(f"Wrote {rows} rows to {output}.")
 
 
+@click.command("amazon-sync")
+@click.option("--loop", is_flag=True, help="Keep going: pull every few minutes, push within seconds of an action.")
+@click.option("--pull-minutes", default=5.0, show_default=True, help="With --loop: minutes between pulls.")
+@click.option("--parent", type=int, hidden=True, help="With --loop: stop when this process is gone (serve).")
+def amazon_sync(loop, pull_minutes, parent):
+    """Sync with Amazon: pull the orders updated since the last sync, then push what the desk did."""
+    from .amazon import worker
+    if loop:
+        worker.loop(pull_every=pull_minutes * 60, parent=parent, echo=click.echo)
+        return
+    ok, message = worker.run_once()
+    if not ok:
+        raise click.ClickException(message)
+    click.echo(message)
+
+
 def init_app(app):
-    for command in (create_user, seed_demo, import_orders, export_shipments, serve, release, setup_code):
+    for command in (create_user, seed_demo, import_orders, export_shipments, serve, release, setup_code,
+                    amazon_sync):
         app.cli.add_command(command)

@@ -478,3 +478,61 @@ class RateLimit(db.Model):
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     hits: Mapped[int] = mapped_column(Integer)
     expires_at: Mapped[float] = mapped_column(Float, index=True)  # seconds since the epoch
+
+
+class AmazonConnection(db.Model):
+    """The seller's Selling Partner API connection: one row. The LWA client secret and the refresh token are
+    kept encrypted (`amazon.secrets`), never in clear; the sync's progress beside them."""
+    __tablename__ = "amazon_connection"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seller_id: Mapped[str] = mapped_column(String(40), default="")
+    marketplace_id: Mapped[str] = mapped_column(String(20), default="ATVPDKIKX0DER")  # Amazon US
+    client_id: Mapped[str] = mapped_column(String(200), default="")
+    client_secret_sealed: Mapped[str] = mapped_column(Text, default="")
+    refresh_token_sealed: Mapped[str] = mapped_column(Text, default="")
+    first_sync_days: Mapped[int] = mapped_column(Integer, default=30)  # how far back the first sync reaches
+    saved_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # The start of the last pull that finished: the next one asks for orders updated since (minus an overlap).
+    synced_at: Mapped[datetime | None] = mapped_column(DateTime)
+    sync_result: Mapped[str] = mapped_column(Text, default="")  # what the last pull did, or why it failed
+    sync_failed: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class AmazonMessage(db.Model):
+    """The outbox: what an action must tell Amazon, written in the action's own transaction; the worker
+    sends it (`amazon.push`). `key` is unique per message, so nothing is written (or sent) twice."""
+    __tablename__ = "amazon_outbox"
+    __table_args__ = (
+        CheckConstraint("state IN ('waiting', 'sent', 'refused')", name="state"),
+        CheckConstraint("kind IN ('confirm_shipment', 'cancel_order', 'refund')", name="kind"),
+        Index("ix_amazon_outbox_state_due", "state", "due_at"),
+        Index("ix_amazon_outbox_order_id", "order_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)  # also the feed's MessageID
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))
+    key: Mapped[str] = mapped_column(String(80), unique=True)  # e.g. shipment:12, cancel:7, refund:3
+    payload: Mapped[dict] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(10), default="waiting")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    due_at: Mapped[datetime] = mapped_column(DateTime, default=_now)  # not tried again before
+    error: Mapped[str] = mapped_column(Text, default="")  # Amazon's message (refused) or the last failure
+    # A feed in flight: its document (set before the upload), then the feed Amazon made of it.
+    feed_document_id: Mapped[str] = mapped_column(String(200), default="")
+    feed_id: Mapped[str] = mapped_column(String(40), default="")
+    submitted_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=_now)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    order: Mapped[Order] = relationship()
+
+
+class WorkerLock(db.Model):
+    """Who runs the Amazon loop (SQLite; PostgreSQL uses an advisory lock): a lease renewed while it runs."""
+    __tablename__ = "worker_locks"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200), default="")
+    expires_at: Mapped[datetime] = mapped_column(DateTime)

@@ -77,10 +77,15 @@ class ImportResult:
 
 @dataclass
 class _Order:
-    """One order's rows of the file: order columns (as Order fields) and its items (as OrderItem fields)."""
+    """One order's rows of the file: order columns (as Order fields) and its items (as OrderItem fields);
+    `has_amounts`: whether its item rows carry the four amounts (the Unshipped Orders Report's don't)."""
     line: int
     fields: dict
     items: list[tuple[int, dict]]
+    has_amounts: bool = True
+
+
+ReportedOrder = _Order  # what another source of orders (the Amazon sync) hands to `import_orders`
 
 
 class _BadRow(ValueError):
@@ -256,7 +261,7 @@ def parse(data: bytes, tz: ZoneInfo) -> tuple[ImportResult, dict[str, _Order]]:
             continue
         item_lines[item_id] = number
         if known is None:
-            orders[fields["order_id"]] = known = _Order(number, fields, [])
+            orders[fields["order_id"]] = known = _Order(number, fields, [], has_amounts)
         known.items.append((number, item))
     if has_amounts:
         for order in orders.values():
@@ -301,14 +306,14 @@ def _existing(orders: dict[str, _Order]) -> tuple[dict[str, tuple], dict[str, st
     return found, owners
 
 
-def _changes(order, items: list, parsed: _Order, has_amounts: bool, cfg) -> tuple[dict, dict[int, dict]]:
+def _changes(order, items: list, parsed: _Order, cfg) -> tuple[dict, dict[int, dict]]:
     """What the file says differently about an order already imported (its row and item rows):
     Order columns, and OrderItem columns by item id.
 
     Buyer, address and items change while the order is Pending or Unshipped; afterwards the record is
     what was shipped or canceled. Amounts: updated while open, filled in once when they were unknown
     (and the file has all the order's items)."""
-    is_open = order.status in OPEN
+    is_open, has_amounts = order.status in OPEN, parsed.has_amounts
     # A row without payments-date for an order known to be paid comes from an older report.
     outdated = parsed.fields.get("paid_at") is None and order.paid_at is not None
     changes = {}
@@ -344,7 +349,13 @@ def import_report(data: bytes, user: User | None = None) -> ImportResult:
     result, orders = parse(data, workflow.store_tz())
     if result.errors:
         return result
-    has_amounts = result.variant == ORDER_REPORT
+    return import_orders(orders, result, user)
+
+
+def import_orders(orders: dict[str, _Order], result: ImportResult, user: User | None = None, *,
+                  source: str = "import") -> ImportResult:
+    """Write checked orders (from a report, or from Amazon's Orders API) in one transaction: new ones added,
+    known ones changed by the rules of §8 (nothing downgraded, Pending -> Unshipped when paid)."""
     new = updated = 0
     try:
         with write_transaction(db.session):
@@ -362,16 +373,17 @@ def import_report(data: bytes, user: User | None = None) -> ImportResult:
                         result.errors.append(RowError(line, f"order {order_id} was imported before without item "
                                                             f"{item['order_item_id']}; an order cannot gain items"))
                 if order is not None and not result.errors:
-                    changes, item_changes = _changes(order, items, parsed, has_amounts, cfg)
+                    changes, item_changes = _changes(order, items, parsed, cfg)
                     if changes or item_changes:
                         plans.append(workflow.ReportUpdate(order, items, changes, item_changes))
             if result.errors:
                 result.errors.sort(key=lambda e: e.line)
                 raise _Refused
             workflow.update_from_reports(plans, user)
-            workflow.new_orders([(p.fields if has_amounts else {**p.fields, "amounts_known": False},
-                                  [item for _, item in p.items]) for oid, p in orders.items() if oid not in existing],
-                                user, source="import")
+            for has_amounts in (True, False):
+                workflow.new_orders([(p.fields if has_amounts else {**p.fields, "amounts_known": False},
+                                      [item for _, item in p.items]) for oid, p in orders.items()
+                                     if oid not in existing and p.has_amounts == has_amounts], user, source=source)
             new, updated = len(orders) - len(existing), len(plans)
     except _Refused:
         return result

@@ -5,6 +5,7 @@ from wtforms import BooleanField, EmailField, IntegerField, PasswordField, Selec
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange
 
+from ..i18n import _l
 from .common import AmountField
 
 US_ZONES = ["America/Los_Angeles", "America/Denver", "America/Phoenix", "America/Chicago", "America/New_York",
@@ -49,3 +50,19 @@ class UserForm(FlaskForm):
     password = PasswordField("Password", validators=[DataRequired(message="Enter a password."),
                                                      Length(min=10, message="Use at least 10 characters.")],
                              render_kw={"autocomplete": "new-password"})
+
+
+class AmazonConnectionForm(FlaskForm):
+    """Settings → Amazon connection (contract §11). The secrets are never shown back: empty keeps the saved one."""
+    seller_id = StringField(_l("Seller ID"), validators=[DataRequired(message=_l("Enter your Seller ID (Merchant Token).")),
+                                                          Length(max=40)])
+    marketplace_id = StringField(_l("Marketplace ID"), default="ATVPDKIKX0DER", validators=[
+        DataRequired(message=_l("Enter the marketplace ID (Amazon US: ATVPDKIKX0DER).")), Length(max=20)])
+    client_id = StringField(_l("LWA client ID"), validators=[DataRequired(message=_l("Enter the LWA client ID.")),
+                                                             Length(max=200)])
+    client_secret = PasswordField(_l("LWA client secret"), validators=[Length(max=500)],
+                                  render_kw={"autocomplete": "off"})
+    refresh_token = PasswordField(_l("Refresh token"), validators=[Length(max=2000)],
+                                  render_kw={"autocomplete": "off"})
+    first_sync_days = IntegerField(_l("First sync reaches back (days)"), default=30, validators=[
+        InputRequired(message=_l("Enter a number of days.")), NumberRange(min=1, max=90, message=_l("Between 1 and 90."))])

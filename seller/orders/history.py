@@ -28,6 +28,9 @@ ACTIONS = {
     "close_return": _l("Closed return request"),
     "complete_return": _l("Return completed"),
     "contact_buyer": _l("Contacted buyer"),
+    "amazon_sync": _l("Received from Amazon"),
+    "amazon_shipped": _l("Shipped on Amazon"),
+    "amazon_canceled": _l("Canceled on Amazon"),
 }
 LABELS = {
     "carrier": _l("Carrier"), "carrier_name": _l("Carrier name"), "shipping_service": _l("Shipping service"),

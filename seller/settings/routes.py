@@ -1,15 +1,19 @@
 """Settings (owner): the store's settings and the people who can sign in."""
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from .. import users
+from .. import users, workflow
+from ..amazon import connection, worker
+from ..amazon.connection import demo_mode
+from ..amazon.secrets import seal, unseal
 from ..auth import requires
 from ..db import write_transaction
 from ..extensions import db
 from ..forms.common import ActionForm
-from ..forms.settings import SettingsForm, UserForm
-from ..models import Settings, User
+from ..forms.settings import AmazonConnectionForm, SettingsForm, UserForm
+from ..i18n import _
+from ..models import AmazonConnection, Settings, User
 from ..money import from_cents, to_cents
 from ..workflow import save_settings
 from . import bp
@@ -75,3 +79,51 @@ def toggle_user(user_id):
         user.session_version += 1
     flash(f"{user.email} {'can sign in again' if user.active else 'can no longer sign in'}.", "success")
     return redirect(url_for("settings.index") + "#people", 303)
+
+
+AMAZON_FIELDS = ["seller_id", "marketplace_id", "client_id", "first_sync_days"]
+
+
+@bp.route("/amazon", methods=["GET", "POST"])
+@requires("settings")
+def amazon():
+    """Settings → Amazon connection: Save connection, Test connection, Sync now. Secrets are never shown back:
+    an empty secret field keeps the saved one."""
+    saved = db.session.get(AmazonConnection, 1)
+    form = AmazonConnectionForm(obj=saved)
+    status = 200
+    if form.validate_on_submit():
+        todo = request.form.get("do", "save")
+        secrets = {}
+        for name in ("client_secret", "refresh_token"):
+            typed, kept = getattr(form, name).data, saved and unseal(getattr(saved, name + "_sealed"))
+            secrets[name + "_sealed"] = seal(typed) if typed else getattr(saved, name + "_sealed") if kept else ""
+            if not typed and not kept:
+                getattr(form, name).errors.append(_("Enter the %(field)s.", field=getattr(form, name).label.text))
+        typed_row = AmazonConnection(**{name: getattr(form, name).data for name in AMAZON_FIELDS}, **secrets)
+        if form.client_secret.errors or form.refresh_token.errors:
+            status = 422
+        elif demo_mode():
+            flash(_("This is a demo desk: it cannot connect to a real Amazon account."), "error")
+            status = 422
+        elif todo == "test":
+            ok, message = connection.check(typed_row)
+            flash(message, "success" if ok else "error")
+            status = 200 if ok else 422
+        elif todo == "sync":
+            if saved is None or not saved.seller_id:
+                flash(_("Save the connection first."), "error")
+                status = 422
+            else:
+                ok, message = worker.run_once()
+                flash(message, "success" if ok else "error")
+                return redirect(url_for("settings.amazon"), 303)
+        else:
+            workflow.save_amazon_connection(**{name: getattr(typed_row, name) for name in AMAZON_FIELDS},
+                                            **secrets)
+            flash(_("Amazon connection saved. Orders arrive by themselves from now on."), "success")
+            return redirect(url_for("settings.amazon"), 303)
+    elif form.errors:
+        status = 422
+    return render_template("settings/amazon.html", form=form, saved=connection.current(),
+                           problem=connection.problem(saved) if saved and saved.seller_id else None), status

@@ -10,6 +10,7 @@ By subject: `rules` (vocabularies, transition tables, roles), `shipping` (confir
 `refunds`, `returns`, `messages` (Contact buyer), `labels` (Buy shipping), `imports` (orders from reports).
 Callers use the names re-exported here.
 """
+from .amazon import amazon_status
 from .core import store_tz
 from .errors import (
     ConcessionExceedsCap, IdempotencyConflict, InvalidInput, InvalidTransition, NotRefundable, PurchaseInProgress,
@@ -25,7 +26,7 @@ from .rules import (
     CANCEL_REASONS, CARRIERS, CLOSE_REASONS, ORDER_ACTIONS, REFUND_REASONS, RETURN_ACTIONS, RETURN_REASONS,
     TRACKING_FORMATS, carrier_of, compute_ship_by, normalize_tracking, tracking_matches,
 )
-from .store import save_settings
+from .store import save_amazon_connection, save_settings
 from .shipping import (
     ShipmentInput, cancel_order, check_packing_slips, confirm_shipment, edit_shipment, last_carrier, record_packing_slips,
 )

@@ -49,6 +49,8 @@ ORDER_ACTIONS: dict[str, tuple[frozenset[str], str | None]] = {
     "print_label": (frozenset({S.SHIPPED}), None),
     "contact_buyer": (frozenset(S), None),
     "mark_paid": (frozenset({S.PENDING}), S.UNSHIPPED),
+    "amazon_shipped": (frozenset({S.PENDING, S.UNSHIPPED}), S.SHIPPED),  # Amazon says so (amazon.sync)
+    "amazon_canceled": (frozenset({S.PENDING, S.UNSHIPPED}), S.CANCELED),
 }
 RETURN_ACTIONS: dict[str, tuple[frozenset[str], str | None]] = {
     "authorize_return": (frozenset({R.PENDING_AUTHORIZATION}), R.AUTHORIZED),

@@ -1,9 +1,10 @@
 """The store's settings: one row, written only here."""
 from __future__ import annotations
 
+from .. import clock
 from ..db import write_transaction
 from ..extensions import db
-from ..models import Settings
+from ..models import AmazonConnection, Settings
 
 
 def save_settings(**values) -> Settings:
@@ -17,4 +18,19 @@ def save_settings(**values) -> Settings:
             if name not in Settings.__table__.columns or name == "id":
                 raise AttributeError(f"no setting {name!r}")
             setattr(row, name, value)
+    return row
+
+
+def save_amazon_connection(**values) -> AmazonConnection:
+    """Save the Amazon connection (its secrets already sealed), in one transaction; the row is made on the first save."""
+    with write_transaction(db.session):
+        row = db.session.get(AmazonConnection, 1)
+        if row is None:
+            row = AmazonConnection(id=1)
+            db.session.add(row)
+        for name, value in values.items():
+            if name not in AmazonConnection.__table__.columns or name == "id":
+                raise AttributeError(f"no connection field {name!r}")
+            setattr(row, name, value)
+        row.saved_at = clock.now()
     return row
