@@ -25,6 +25,7 @@ def load_user(token: str) -> User | None:
     user = db.session.get(User, int(user_id))
     if user is None or not user.active or user.session_version != int(version):
         return None
+    db.session.expunge(user)  # read once: the request's commits and rollbacks don't expire (and re-read) it
     return user
 
 
@@ -125,10 +126,8 @@ def change_password():
         if users.authenticate(current_user.email, form.current.data) is None:
             form.current.errors.append("That is not your current password.")
         else:
-            user = current_user._get_current_object()
-            users.end_sessions(user, form.new.data)
-            db.session.refresh(user)
-            login_user(user)
+            users.end_sessions(current_user, form.new.data)
+            login_user(db.session.get(User, current_user.id))
             flash("Your password was changed. Other devices have been signed out.", "success")
             return redirect(url_for("orders.index"), 303)
     return render_template("auth/password.html", form=form), 422 if form.errors else 200

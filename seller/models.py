@@ -8,6 +8,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
+from flask import g, has_request_context
 from flask_login import UserMixin
 from sqlalchemy import (
     DDL, JSON, Boolean, CheckConstraint, Date, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text,
@@ -128,10 +129,24 @@ class Settings(db.Model):
     shipments_exported_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
 
     @classmethod
+    def defaults(cls) -> Settings:
+        return cls(id=1, **{c.key: c.default.arg for c in cls.__table__.columns
+                            if c.default is not None and c.key != "id"})
+
+    @classmethod
     def current(cls) -> Settings:
-        """The saved settings, or before anything was saved the defaults (reading never writes)."""
-        return db.session.get(cls, 1) or cls(id=1, **{c.key: c.default.arg for c in cls.__table__.columns
-                                                       if c.default is not None and c.key != "id"})
+        """The saved settings, or before anything was saved the defaults (reading never writes).
+
+        A request reads the row once: it is kept in `g`, detached, so that the request's own commits and
+        rollbacks don't make it read again (`save_settings` drops it)."""
+        if has_request_context() and "store_settings" in g:
+            return g.store_settings
+        row = db.session.get(cls, 1) or cls.defaults()
+        if has_request_context():
+            if row in db.session:
+                db.session.expunge(row)
+            g.store_settings = row
+        return row
 
 
 class Order(db.Model):

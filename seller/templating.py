@@ -1,6 +1,5 @@
 """What every template can use: the store's settings, money, times in the store's timezone, and the questions
 templates ask of the action registry (`can`, `actions_for`) instead of testing roles themselves."""
-from flask import g
 from flask_login import current_user
 
 from flask_babel import get_locale
@@ -11,10 +10,8 @@ from .money import fmt
 
 
 def store_settings() -> Settings:
-    """The settings row, read once per request."""
-    if "store_settings" not in g:
-        g.store_settings = Settings.current()
-    return g.store_settings
+    """The settings row, read once per request (see `Settings.current`)."""
+    return Settings.current()
 
 
 def local_time(value, name: str = "datetime") -> str:

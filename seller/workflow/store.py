@@ -1,6 +1,8 @@
 """The store's settings: one row, written only here."""
 from __future__ import annotations
 
+from flask import g, has_request_context
+
 from .. import clock
 from ..db import write_transaction
 from ..extensions import db
@@ -12,12 +14,14 @@ def save_settings(**values) -> Settings:
     with write_transaction(db.session):
         row = db.session.get(Settings, 1)
         if row is None:
-            row = Settings.current()
+            row = Settings.defaults()
             db.session.add(row)
         for name, value in values.items():
             if name not in Settings.__table__.columns or name == "id":
                 raise AttributeError(f"no setting {name!r}")
             setattr(row, name, value)
+    if has_request_context():
+        g.pop("store_settings", None)  # the request's copy (`Settings.current`) is read again, as saved
     return row
 
 

@@ -1,0 +1,107 @@
+"""How many SQL statements each page and each action runs: a change that adds one fails here.
+
+`CEILINGS` is the table: a page or action that now needs more (a new column in the row, a new check) raises its
+number in the same change, and says why in the commit; one that needs fewer lowers it. Counted with a
+`before_cursor_execute` listener during the request only, transaction control (BEGIN, COMMIT) left out so that
+SQLite and PostgreSQL count alike. The order list is counted with its section cache off (every request renders),
+and once with it on. The store's settings are saved (a shop that never saved them reads the defaults instead).
+"""
+import re
+
+import pytest
+from sqlalchemy import event
+
+from seller import clock, workflow
+from seller.extensions import db
+
+from conftest import item_fields, make_order
+
+# name: (ceiling, method, path, htmx). Paths name orders of the seeded store (see `store`).
+CEILINGS = {
+    "/orders":                        (8, "GET", "/orders", False),
+    "/orders, htmx":                  (8, "GET", "/orders", True),
+    "/orders, cached":                (3, "GET", "/orders", False),
+    "tab Pending":                    (8, "GET", "/orders?status=Pending", True),
+    "tab Unshipped":                  (8, "GET", "/orders?status=Unshipped", True),
+    "tab Shipped":                    (8, "GET", "/orders?status=Shipped", True),
+    "tab Canceled":                   (8, "GET", "/orders?status=Canceled", True),
+    "Search orders (order ID)":       (9, "GET", "/orders?q={unshipped}", True),
+    "Search orders (buyer name)":     (9, "GET", "/orders?q=Buyer", True),
+    "order page":                     (10, "GET", "/orders/{shipped}", False),
+    "/returns":                       (7, "GET", "/returns", False),
+    "/performance":                   (5, "GET", "/performance", False),
+    "/settings":                      (3, "GET", "/settings", False),
+    "Confirm shipment (htmx)":        (14, "POST", "/orders/{unshipped}/ship", True),
+    "Confirm shipment (no JS)":       (10, "POST", "/orders/{unshipped}/ship", False),
+    "Cancel order (htmx)":            (13, "POST", "/orders/{unshipped}/cancel", True),
+    "partial refund (htmx)":          (24, "POST", "/orders/{shipped}/refund", True),
+}
+TRANSACTION_CONTROL = re.compile(r"\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE)\b", re.I)
+
+
+@pytest.fixture
+def store(app, owner):
+    """A few orders in every status, one with two items, a return request and a refund; the settings saved."""
+    workflow.save_settings(store_name="Budget Store")
+    orders = {status: [make_order(status, items=[item_fields(), item_fields(sku="SKU-2")]) for _ in range(3)]
+              for status in ("Pending", "Unshipped", "Shipped", "Canceled")}
+    shipped = orders["Shipped"][0]
+    workflow.create_return(orders["Shipped"][1], None, "No longer needed", {orders["Shipped"][1].items[0].id: 1})
+    workflow.refund(orders["Shipped"][2], None, workflow.RefundInput(kind="full", reason="Customer Return",
+                                                                     idempotency_key="budget", amounts={}))
+    db.session.commit()
+    return {"unshipped": orders["Unshipped"][0], "shipped": shipped}
+
+
+def form_for(name: str, order) -> dict:
+    if "Confirm" in name:
+        return {"version": order.version, "carrier": "UPS", "tracking_id": "1Z999AA10123456784",
+                "shipping_service": "Ground", "ship_date": clock.local_today(workflow.store_tz()).isoformat()}
+    if "Cancel" in name:
+        return {"version": order.version, "reason": "No inventory"}
+    if "refund" in name:
+        return {"version": order.version, "kind": "partial", "reason": "Customer Return",
+                f"item-{order.items[0].id}-item": "1.00", "submit_partial": "y", "idempotency_key": "k" * 32}
+    return {}
+
+
+def count_statements(app, client, method: str, path: str, htmx: bool, data: dict) -> tuple[int, list[str]]:
+    seen: list[str] = []
+
+    def record(_conn, _cursor, statement, *_):
+        if not TRANSACTION_CONTROL.match(statement):
+            seen.append(" ".join(statement.split())[:200])
+    engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        response = client.open(path, method=method, data=data or None, headers={"HX-Request": "true"} if htmx else {})
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert response.status_code in (200, 303), (path, response.status_code, response.get_data(as_text=True)[:500])
+    return len(seen), seen
+
+
+@pytest.mark.parametrize("name", CEILINGS)
+def test_statements_per_request_stay_within_the_ceiling(app, owner_client, store, name):
+    ceiling, method, path, htmx = CEILINGS[name]
+    names = {key: order.order_id for key, order in store.items()}
+    subject = store["shipped" if "{shipped}" in path else "unshipped"]
+    data = form_for(name, subject)
+    path = path.format(**names)
+    app.config["ORDERS_LIST_CACHE"] = name.endswith("cached")
+    if name.endswith("cached"):
+        for _ in range(3):  # rendered and kept (a first request also makes the CSRF token; one per pooled connection)
+            owner_client.get(path)
+    count, seen = count_statements(app, owner_client, method, path, htmx, data)
+    listing = "\n".join(seen)
+    assert count <= ceiling, f"{name}: {count} statements, ceiling {ceiling}:\n{listing}"
+
+
+def test_the_order_list_reads_the_same_number_of_times_for_more_rows(app, owner_client, store):
+    """No statement per row: 12 orders or 24 on the page cost the same."""
+    app.config["ORDERS_LIST_CACHE"] = False
+    before, _ = count_statements(app, owner_client, "GET", "/orders?status=Shipped", True, {})
+    for _ in range(12):
+        make_order("Shipped", items=[item_fields(), item_fields(sku="SKU-3")])
+    after, seen = count_statements(app, owner_client, "GET", "/orders?status=Shipped", True, {})
+    assert after == before, "\n".join(seen)
