@@ -15,6 +15,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_mapping(from_environment(app.instance_path))
     if test_config:
         app.config.from_mapping(test_config)
+    if app.config.get("SELLER_DEMO"):  # a demo desk sends no e-mail and buys no real postage, whatever is set
+        app.config.update(SMTP_HOST="", EASYPOST_API_KEY="")
     if not app.config["SECRET_KEY"]:
         app.config["SECRET_KEY"] = secret_key(app.instance_path)
 

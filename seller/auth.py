@@ -6,8 +6,9 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user, login_required, login_user, logout_user
 
 from . import setup, users
+from .demo import DEMO_ACCOUNTS
 from .extensions import db, limiter, login_manager
-from .i18n import LANGUAGES
+from .i18n import LANGUAGES, _
 from .forms.auth import LoginForm, PasswordChangeForm
 from .models import User
 from .workflow import permitted
@@ -91,8 +92,9 @@ def login():
             login_user(user)
             return redirect(_safe_next(request.args.get("next")), 303)
         form.password.errors.append("The e-mail address or the password is not right.")
-    return render_template("auth/login.html", form=form, needs_owner=not setup.owner_exists()), \
-        422 if form.errors else 200
+    demo = current_app.config["SELLER_DEMO"]
+    return render_template("auth/login.html", form=form, needs_owner=not demo and not setup.owner_exists(),
+                           demo_accounts=DEMO_ACCOUNTS if demo else {}), 422 if form.errors else 200
 
 
 @bp.post("/logout")
@@ -122,7 +124,9 @@ def language():
 def change_password():
     """Change one's own password; every other session of this user ends."""
     form = PasswordChangeForm()
-    if form.validate_on_submit():
+    if current_app.config["SELLER_DEMO"] and request.method == "POST":  # the sign-ins are published: keep them
+        form.current.errors = [_("On the demo desk the passwords stay as shown on the sign-in page.")]
+    elif form.validate_on_submit():
         if users.authenticate(current_user.email, form.current.data) is None:
             form.current.errors.append("That is not your current password.")
         else:

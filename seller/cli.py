@@ -47,6 +47,13 @@ def _upgrade_and_announce(url: str) -> None:
     """Apply the migrations; on a desk without an owner, print a fresh setup code and where to use it."""
     from . import setup
     flask_migrate.upgrade(directory=current_app.extensions["migrate"].directory)
+    if current_app.config["SELLER_DEMO"]:
+        from .demo import start_demo
+        if start_demo():
+            click.echo(_("Demo desk: filled with demo data."))
+        click.echo(_("Demo desk: open %(url)s/login and sign in as owner@example.com or staff@example.com "
+                     "(the passwords are shown on the sign-in page).", url=url))
+        return
     if setup.owner_exists():
         click.echo(_("Seller Desk: open %(url)s/login and sign in with your e-mail and password.", url=url))
         return
@@ -78,6 +85,17 @@ def serve(host, port, workers):
 def release():
     """The platform's release phase: apply migrations; without an owner, print a setup code (in the release log)."""
     _upgrade_and_announce(os.environ.get("SELLER_URL", "https://<your app>").rstrip("/"))
+
+
+@click.command("reset-demo")
+def reset_demo():
+    """Start the demo desk over: every table emptied, the demo data seeded again (only with SELLER_DEMO=1)."""
+    from .demo import reset_demo as reset
+    if not current_app.config["SELLER_DEMO"]:
+        raise click.ClickException(_("reset-demo empties the whole desk, so it only runs on a demo desk "
+                                     "(SELLER_DEMO=1)."))
+    reset()
+    click.echo(_("The demo desk is back to its demo data."))
 
 
 @click.command("setup-code")
@@ -140,5 +158,5 @@ def amazon_sync(loop, pull_minutes, parent):
 
 def init_app(app):
     for command in (create_user, seed_demo, import_orders, export_shipments, serve, release, setup_code,
-                    amazon_sync):
+                    amazon_sync, reset_demo):
         app.cli.add_command(command)

@@ -95,6 +95,9 @@ def from_environment(instance_path: str) -> dict:
         "ORDERS_LIST_CACHE": os.environ.get("ORDERS_LIST_CACHE", "1") not in ("0", "false", "no"),
         # Seconds to wait for EasyPost before telling the seller to try again (the platform's router gives up at 30).
         "EASYPOST_TIMEOUT": float(os.environ.get("EASYPOST_TIMEOUT", "20")),
+        # A public demo desk: seeded on first start, a Demo banner, its sign-ins on the sign-in page, no e-mail and
+        # no real EasyPost or Amazon connection (`flask --app app reset-demo` starts it over).
+        "SELLER_DEMO": os.environ.get("SELLER_DEMO", "") not in ("", "0", "false", "no"),
         # Serve without the htmx script: every page then works as plain forms and links.
         "SELLER_HTMX": os.environ.get("SELLER_HTMX", "1") not in ("0", "false", "no"),
     }

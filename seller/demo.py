@@ -7,10 +7,12 @@ import secrets
 from datetime import timedelta
 from decimal import Decimal
 
+from sqlalchemy import exists, select
+
 from . import clock, users, workflow
 from .db import write_transaction
 from .extensions import db
-from .models import Settings
+from .models import Order, Settings, User
 
 FIRST = ["Emily", "James", "Olivia", "Michael", "Sophia", "David", "Ava", "Daniel", "Mia", "José", "Chloé",
          "Wei", "Priya", "Noah", "Grace", "Liam", "Zoë", "Ethan", "Hannah", "Lucas"]
@@ -34,6 +36,9 @@ PRODUCTS = [
     ("OF-9120", "Gel Pens 24 Colors Fine Point 0.5mm", Decimal("8.49")),
 ]
 SERVICES = ["Standard", "Standard", "Standard", "Expedited", "SecondDay", "NextDay"]
+# A public demo desk (SELLER_DEMO) shows its sign-ins on the sign-in page, so they are fixed and known.
+DEMO_ACCOUNTS = {"owner": ("owner@example.com", "demo-owner-pass"), "staff": ("staff@example.com", "demo-staff-pass")}
+DEMO_ORDERS = 120
 
 
 def _cents(d: Decimal) -> int:
@@ -76,11 +81,13 @@ def _make_order(rng: random.Random, n: int, purchased, paid: bool):
     return workflow.new_order(fields, items, source="seed-demo")
 
 
-def seed(count: int, seed_value: int = 7) -> dict[str, tuple[str, str]]:
+def seed(count: int, seed_value: int = 7, accounts: dict[str, tuple[str, str]] | None = None
+         ) -> dict[str, tuple[str, str]]:
+    """Demo orders, returns and refunds, and an owner and a staff account (random passwords unless given)."""
     rng = random.Random(seed_value)
-    accounts, boss = {}, None
+    given, accounts, boss = accounts or {}, {}, None
     for role in ("owner", "staff"):
-        email, password = f"{role}@example.com", secrets.token_urlsafe(9)
+        email, password = given.get(role) or (f"{role}@example.com", secrets.token_urlsafe(9))
         user = users.create(email, password, role)
         accounts[role] = (email, password)
         boss = boss or user
@@ -144,3 +151,26 @@ def _work_on(rng: random.Random, order, user, now, fates):
             kind="partial", reason="Merchandise Not As Described", idempotency_key=secrets.token_hex(16),
             amounts={item.id: (Decimal(item.item_price_cents // 4) / 100, Decimal(0))},
             other_concession=Decimal("2.00")), return_request=ret, now=min(later + timedelta(days=2), now))
+
+
+def is_empty() -> bool:
+    """No user and no order: a desk nobody has used."""
+    return not (db.session.scalar(select(exists().select_from(User))) or
+                db.session.scalar(select(exists().select_from(Order))))
+
+
+def start_demo() -> bool:
+    """A demo desk's first start: seed it (with the published sign-ins) if it is empty. True when it seeded."""
+    if not is_empty():
+        return False
+    seed(DEMO_ORDERS, accounts=DEMO_ACCOUNTS)
+    return True
+
+
+def reset_demo() -> None:
+    """Empty every table and seed the demo again (for a scheduler, e.g. nightly)."""
+    with write_transaction(db.session):
+        for table in reversed(db.metadata.sorted_tables):
+            db.session.execute(table.delete())
+    db.session.expunge_all()
+    seed(DEMO_ORDERS, accounts=DEMO_ACCOUNTS)

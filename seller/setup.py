@@ -68,7 +68,7 @@ def claim(code: str, email: str, password: str) -> User:
 
 def claim_with_demo(code: str) -> dict[str, tuple[str, str]]:
     """Spend the setup code on demo data instead: demo orders and an owner and a staff account (their sign-ins)."""
-    from .demo import seed
+    from .demo import DEMO_ORDERS, seed
     with write_transaction(db.session):
         _use_code(code)
-    return seed(120)
+    return seed(DEMO_ORDERS)
