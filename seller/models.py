@@ -125,6 +125,12 @@ class Settings(db.Model):
     ship_from_country: Mapped[str] = mapped_column(String(2), default="US")
     ship_from_phone: Mapped[str] = mapped_column(String(30), default="")
     demo_rates: Mapped[str] = mapped_column(Text, default="")
+    # Pack & ship's Buy shipping: the parcel most orders go in, as typed (digits; weight in parcel_weight_unit).
+    parcel_weight: Mapped[str] = mapped_column(String(12), default="")
+    parcel_weight_unit: Mapped[str] = mapped_column(String(2), default="lb")
+    parcel_length: Mapped[str] = mapped_column(String(12), default="")
+    parcel_width: Mapped[str] = mapped_column(String(12), default="")
+    parcel_height: Mapped[str] = mapped_column(String(12), default="")
     # When the shipping confirmation file was last exported: the next export starts from there.
     shipments_exported_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
 
@@ -334,6 +340,24 @@ class Label(db.Model):
 # Whether the shipment came with a bought label: read with the shipment itself, no query of its own.
 Shipment.has_label = column_property(exists().where(Label.order_id == Shipment.order_id,
                                                     Label.shipment_id == Shipment.id))
+
+
+class PackSession(db.Model):
+    """An order being packed on Pack & ship: who is packing it, since when, and the units checked per line.
+
+    One per order, made by Scan order and dropped when the order ships or is canceled. `counts` maps an order
+    item's id (as text) to the units checked; `last_code`/`last_scan_at` let a scanner's double read count once."""
+    __tablename__ = "pack_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), unique=True)
+    packer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    started_at: Mapped[datetime] = mapped_column(DateTime, default=_now)
+    counts: Mapped[dict] = mapped_column(JSON, default=dict)
+    last_code: Mapped[str] = mapped_column(String(100), default="")
+    last_scan_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    packer: Mapped[User | None] = relationship()
 
 
 class Cancellation(db.Model):

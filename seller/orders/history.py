@@ -43,6 +43,8 @@ LABELS = {
     "provider": _l("Provider"), "cost": _l("Cost"), "parcel": _l("Parcel"), "lines": _l("Items"),
     "items": _l("Items"), "status": _l("Status"), "changes": _l("Changes"), "subject": _l("Subject"),
     "message": _l("Message"),
+    "all_units_checked": _l("All items checked"), "confirm_anyway": _l("Confirm anyway"),
+    "unchecked": _l("Units not checked"),
 }
 HIDDEN = {"tracking_valid", "refund_id", "message_id", "label_id", "shipment_id"}
 NOT_IF_ZERO = {"return_concession", "other_concession"}
@@ -108,7 +110,7 @@ def _text(key: str, value, currency: str) -> str:
         return "; ".join(_("%(sku)s: item %(item)s, shipping %(shipping)s", sku=line.get("sku"),
                            item=_money(line.get("item"), currency), shipping=_money(line.get("shipping"), currency))
                          for line in value)
-    if key == "items" and isinstance(value, list) and all(isinstance(i, dict) for i in value):
+    if key in ("items", "unchecked") and isinstance(value, list) and all(isinstance(i, dict) for i in value):
         return "; ".join(f"{i['sku']} × {i['quantity']}" if {"sku", "quantity"} <= i.keys() else _plain(i)
                          for i in value)
     if key == "changes" and isinstance(value, dict):

@@ -1,4 +1,5 @@
-"""Packing slips (contract §5, W5): one order's, or one PDF for many, one slip a page. Plain links, not htmx."""
+"""Packing slips (contract §5, W5): one order's, or one PDF for many, one slip a page; and the pick list (§10).
+Plain links and form posts, not htmx."""
 import re
 
 from flask import Response, request
@@ -19,6 +20,7 @@ from ..search import filtered_orders
 # Slip size -> CSS @page size and margin.
 PAGES = {"letter": ("letter", "0.5in"), "4x6": ("4in 6in", "0.18in")}
 MAX_SLIPS = 500  # about 10 s of rendering; more is a job for several prints
+MAX_PICK = 2000  # a pick list is one line per SKU and per order: a few times faster than slips
 
 
 def slips_pdf(orders: list[Order], size: str) -> bytes:
@@ -40,15 +42,13 @@ def _pdf_response(orders: list[Order], filename: str):
         workflow.record_packing_slips(orders, current_user)
     except workflow.WorkflowError as exc:
         return error_response(exc.status_code, exc.message)
-    return Response(pdf, mimetype="application/pdf",
-                    headers={"Content-Disposition": f'inline; filename="{filename}"'})
+    return _inline(pdf, filename)
 
 
-@bp.post("/packing-slips.pdf")
-@requires("print_packing_slip")
-def packing_slips():
-    """One PDF for the orders selected in the list (repeated `order_ids`, in that order), or with `scope=unshipped`
-    and none selected, every Unshipped order of the list's filter. A plain form post: the answer is the PDF."""
+def _chosen(what: str, limit: int, unit: str):
+    """The orders a bulk print is for: those selected in the list (repeated `order_ids`, in that order), or with
+    `scope=unshipped` and none selected, every Unshipped order of the list's filter (its arguments in the URL).
+    Returns the orders, or an error answer."""
     order_ids = list(dict.fromkeys(i.strip() for i in request.form.getlist("order_ids") if i.strip()))
     with_items = selectinload(Order.items)
     if order_ids:
@@ -62,14 +62,65 @@ def packing_slips():
         orders = list(db.session.scalars(filtered_orders(request.values, OrderStatus.UNSHIPPED.value)
                                          .options(with_items)))
     else:
-        return error_response(422, "Select the orders whose packing slips you want to print.")
+        return error_response(422, f"Select the orders whose {what} you want to print.")
     if not orders:
-        return error_response(422, "No Unshipped orders in this list: there is no packing slip to print.")
-    if len(orders) > MAX_SLIPS:
-        return error_response(422, f"{len(orders)} orders is more than the {MAX_SLIPS} slips one print can hold. "
+        return error_response(422, "No Unshipped orders in this list: there is nothing to print.")
+    if len(orders) > limit:
+        return error_response(422, f"{len(orders)} orders is more than the {limit} {unit} one print can hold. "
                                    "Narrow the list (dates, search) and print it in parts.")
-    today = clock.local_today(workflow.store_tz())
-    return _pdf_response(orders, f"packing-slips-{today:%Y-%m-%d}-{len(orders)}-orders.pdf")
+    return orders
+
+
+def _bulk_name(name: str, orders: list[Order]) -> str:
+    return f"{name}-{clock.local_today(workflow.store_tz()):%Y-%m-%d}-{len(orders)}-orders.pdf"
+
+
+def _inline(pdf: bytes, filename: str) -> Response:
+    """A PDF shown in the browser's tab."""
+    return Response(pdf, mimetype="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="{filename}"'})
+
+
+@bp.post("/packing-slips.pdf")
+@requires("print_packing_slip")
+def packing_slips():
+    """One PDF of packing slips for the orders selected in the list, or every Unshipped order of its filter (see
+    `_chosen`). A plain form post: the answer is the PDF."""
+    orders = _chosen("packing slips", MAX_SLIPS, "slips")
+    if not isinstance(orders, list):
+        return orders
+    return _pdf_response(orders, _bulk_name("packing-slips", orders))
+
+
+def pick_lines(orders: list[Order]) -> list[dict]:
+    """One line per SKU over `orders`: SKU, product name (the first order's), total quantity, number of orders;
+    sorted by SKU."""
+    lines: dict[str, dict] = {}
+    for order in orders:
+        for item in order.items:
+            line = lines.setdefault(item.sku, {"sku": item.sku, "product_name": item.product_name, "quantity": 0,
+                                               "orders": set()})
+            line["quantity"] += item.quantity
+            line["orders"].add(order.id)
+    return [{**line, "orders": len(line["orders"])} for _sku, line in sorted(lines.items())]
+
+
+@bp.post("/pick-list.pdf")
+@requires("print_pick_list")
+def pick_list():
+    """Print pick list: what to take off the shelves for the chosen Unshipped orders (see `_chosen`) — one line per
+    SKU with its total quantity, then the orders covered (soonest Ship by first)."""
+    orders = _chosen("pick list", MAX_PICK, "orders")
+    if not isinstance(orders, list):
+        return orders
+    refused = [f"{o.order_id} ({o.status})" for o in orders if o.status != OrderStatus.UNSHIPPED]
+    if refused:
+        return error_response(409, f"No pick list for {', '.join(refused[:10])}: only Unshipped orders are picked.")
+    orders.sort(key=lambda o: (o.ship_by, o.order_id))
+    pdf = render_pdf("pdf/pick_list.html", orders=orders, lines=pick_lines(orders), page_size="letter",
+                     page_margin="0.5in", store_name=Settings.current().store_name,
+                     printed=clock.to_local(clock.now(), workflow.store_tz()))
+    return _inline(pdf, _bulk_name("pick-list", orders))
 
 
 @bp.get("/<order_id>/packing-slip.pdf")

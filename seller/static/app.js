@@ -123,6 +123,50 @@
       box.checked = all.checked;
     });
   });
+  // Pack & ship: a scan field keeps its text selected (the next scan replaces it); the same code sent again within
+  // 150 ms is the scanner reading twice and is not sent (the server counts it once as well); a refusal flashes red
+  // and sounds a short low tone (made here with Web Audio: no sound file).
+  var lastScan = {value: null, at: 0};
+  document.addEventListener("submit", function (e) {
+    var field = e.target.querySelector && e.target.querySelector(".scan-field input");
+    if (!field || !e.target.closest("#pack")) return;
+    var now = Date.now();
+    if (field.value === lastScan.value && now - lastScan.at < 150) {
+      e.preventDefault();
+      e.stopPropagation();
+      return;
+    }
+    lastScan = {value: field.value, at: now};
+    setTimeout(function () { field.select(); }, 0);
+  }, true);
+  var audio = null;
+  function buzz() {
+    try {
+      audio = audio || new (window.AudioContext || window.webkitAudioContext)();
+      var tone = audio.createOscillator(), gain = audio.createGain(), t = audio.currentTime;
+      tone.type = "square";
+      tone.frequency.setValueAtTime(180, t);
+      gain.gain.setValueAtTime(0.15, t);
+      gain.gain.exponentialRampToValueAtTime(0.001, t + 0.25);
+      tone.connect(gain).connect(audio.destination);
+      tone.start(t);
+      tone.stop(t + 0.25);
+    } catch (err) { /* no sound on this device: the red flash and the text still say it */ }
+  }
+  function packed(pack) {
+    if (!pack) return;
+    var focused = pack.querySelector("[autofocus]");
+    if (focused) { focused.focus(); if (focused.select) focused.select(); }
+    if (pack.querySelector("[data-refusal]")) {
+      pack.classList.remove("flash-refused");
+      void pack.offsetWidth;  // restart the animation
+      pack.classList.add("flash-refused");
+      buzz();
+    }
+  }
+  document.addEventListener("DOMContentLoaded", function () { packed(document.getElementById("pack")); });
+  document.addEventListener("htmx:afterSettle", function () { packed(document.getElementById("pack")); });
+
   // Uploads (order reports): a <progress> in the form shows how much of the file has been sent.
   document.addEventListener("htmx:xhr:progress", function (e) {
     var box = e.target.querySelector && e.target.querySelector("[data-upload-progress]");

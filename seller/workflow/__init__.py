@@ -7,7 +7,8 @@ tablets, a double tap or a retry therefore serialise on that row, and the loser 
 Each verb writes the order's history and raises a `WorkflowError` subclass instead of flashing.
 
 By subject: `rules` (vocabularies, transition tables, roles), `shipping` (confirm, edit, cancel, slips),
-`refunds`, `returns`, `messages` (Contact buyer), `labels` (Buy shipping), `imports` (orders from reports).
+`refunds`, `returns`, `messages` (Contact buyer), `labels` (Buy shipping), `imports` (orders from reports),
+`packing` (Pack & ship).
 Callers use the names re-exported here.
 """
 from .amazon import amazon_status
@@ -27,6 +28,7 @@ from .rules import (
     TRACKING_FORMATS, carrier_of, compute_ship_by, normalize_tracking, tracking_matches,
 )
 from .store import save_amazon_connection, save_settings
+from . import packing
 from .shipping import (
     ShipmentInput, cancel_order, check_packing_slips, confirm_shipment, edit_shipment, last_carrier, record_packing_slips,
 )

@@ -69,6 +69,8 @@ _ALL = [
     Action("import_orders", _l("Import orders"), "orders.import_orders", opens="link"),
     Action("export_shipments", _l("Export shipments"), "orders.export_shipments", staff=True, opens="link"),
     Action("settings", _l("Settings"), "settings.index", opens="link"),
+    Action("pack", _l("Pack & ship"), "pack.index", staff=True, opens="link"),
+    Action("print_pick_list", _l("Print pick list"), "orders.pick_list", staff=True, opens="pdf"),
 ]
 # An action is known by its name and what it acts on: Contact buyer is one verb with a button on orders and one
 # on return requests.

@@ -4,13 +4,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import delete, insert, select
 
 from .. import clock
 from ..db import write_transaction
 from ..extensions import db
 from ..i18n import _
-from ..models import Cancellation, Order, OrderEvent, OrderStatus as S, Shipment, User
+from ..models import Cancellation, Order, OrderEvent, OrderStatus as S, PackSession, Shipment, User
 from .core import _event, _locked_order, store_tz
 from .errors import InvalidInput, InvalidTransition
 from .rules import CANCEL_REASONS, CARRIERS, ORDER_ACTIONS, carrier_of, normalize_tracking, tracking_matches
@@ -64,10 +64,16 @@ def _shipment_details(s: Shipment) -> dict:
             "tracking_valid": s.tracking_valid}
 
 
+def _done_packing(order: Order) -> None:
+    """A shipped or canceled order is no longer being packed (Pack & ship)."""
+    db.session.execute(delete(PackSession).where(PackSession.order_id == order.id))
+
+
 def _ship(order: Order, user: User | None, data: ShipmentInput, action: str, now: datetime,
           expected_version: int | None, **details) -> Shipment:
     late = now > order.ship_by
     _locked_order(order, action, expected_version, status=S.SHIPPED.value, late=late, shipped_at=now)
+    _done_packing(order)
     shipment = Shipment(order_id=order.id, carrier=data.carrier, carrier_name=data.carrier_name,
                         shipping_service=data.shipping_service, tracking_id=data.tracking_id,
                         tracking_valid=tracking_matches(data.carrier, data.tracking_id), ship_date=data.ship_date,
@@ -79,12 +85,13 @@ def _ship(order: Order, user: User | None, data: ShipmentInput, action: str, now
 
 
 def confirm_shipment(order: Order, user: User | None, data: ShipmentInput, *, now: datetime | None = None,
-                     expected_version: int | None = None) -> Shipment:
-    """Unshipped -> Shipped. Confirming after Ship by records a late shipment (the moment counts)."""
+                     expected_version: int | None = None, **details) -> Shipment:
+    """Unshipped -> Shipped. Confirming after Ship by records a late shipment (the moment counts). `details` go
+    into the history beside the shipment's (Pack & ship's units checked)."""
     now = now or clock.now()
     with write_transaction(db.session):
         data = _check_shipment(order, data, now)
-        return _ship(order, user, data, "confirm_shipment", now, expected_version)
+        return _ship(order, user, data, "confirm_shipment", now, expected_version, **details)
 
 
 def edit_shipment(order: Order, user: User | None, data: ShipmentInput, *, now: datetime | None = None,
@@ -117,6 +124,7 @@ def cancel_order(order: Order, user: User | None, reason: str, memo: str = "", *
     now = now or clock.now()
     with write_transaction(db.session):
         _locked_order(order, "cancel_order", expected_version, status=S.CANCELED.value, canceled_at=now)
+        _done_packing(order)
         cancellation = Cancellation(order_id=order.id, reason=reason, memo=(memo or "").strip(),
                                     canceled_by_id=user.id if user else None, canceled_at=now)
         db.session.add(cancellation)
