@@ -383,3 +383,84 @@ def test_print_pick_list_buttons(staff_client):
     assert 'action="/orders/pick-list.pdf"' in staff_client.get("/pack").get_data(as_text=True)
     listing = staff_client.get("/orders").get_data(as_text=True)
     assert re.search(r'formaction="/orders/pick-list.pdf[^"]*"[^>]*>Print pick list<', listing)
+
+
+# ---------------------------------------------------------------- Buy shipping with the parcel preset
+
+
+@pytest.fixture
+def preset(app):
+    workflow.save_settings(parcel_weight="2", parcel_weight_unit="lb", parcel_length="10", parcel_width="8",
+                           parcel_height="4")
+
+
+def buy(client, order, headers=HX, **data):
+    page = client.get(f"/pack/{order.order_id}").get_data(as_text=True)
+    key = re.search(r'name="idempotency_key" type="hidden" value="([^"]+)"', page).group(1)
+    return client.post(f"/pack/{order.order_id}/buy", data={"version": order.version, "idempotency_key": key,
+                                                            **data}, headers=headers), key
+
+
+def test_settings_keep_a_parcel_preset_all_or_nothing(owner_client):
+    page = owner_client.get("/settings").get_data(as_text=True)
+    assert "Parcel preset: weight" in page
+    base = {"store_name": "Shop", "timezone": "America/Los_Angeles", "handling_hours": "48", "slip_size": "letter",
+            "ship_from_country": "US", "return_concession_factor": "2", "other_concession_percent": "100",
+            "parcel_weight_unit": "lb"}
+    half = owner_client.post("/settings", data={**base, "parcel_weight": "2"})
+    assert half.status_code == 422 and "weight, length, width and height, or none of them" in text(half)
+    heavy = owner_client.post("/settings", data={**base, "parcel_weight": "200", "parcel_length": "10",
+                                                 "parcel_width": "8", "parcel_height": "4"})
+    assert heavy.status_code == 422 and "up to 150 lb" in text(heavy)
+    saved = owner_client.post("/settings", data={**base, "parcel_weight": "1.5", "parcel_length": "10",
+                                                 "parcel_width": "8", "parcel_height": "4"})
+    assert saved.status_code == 303
+    from seller.models import Settings
+    cfg = Settings.current()
+    assert (cfg.parcel_weight, cfg.parcel_weight_unit, cfg.parcel_length) == ("1.5", "lb", "10")
+
+
+def test_without_a_preset_buy_shipping_says_where_to_set_it(staff_client):
+    order = make_order(items=[item_fields(sku="A")])
+    page = text(staff_client.get(f"/pack/{order.order_id}"))
+    assert "Set a parcel preset in Settings" in page and ">Buy shipping<" not in page
+    answer = staff_client.post(f"/pack/{order.order_id}/buy", data={"idempotency_key": "k" * 20}, headers=HX)
+    assert answer.status_code == 422 and "Set a parcel preset" in said(answer)
+
+
+def test_buy_shipping_buys_the_cheapest_rate_ships_and_opens_the_label(staff_client, preset, frozen_now, htmx):
+    from seller.models import Label
+    order = two_line_order()
+    check_all(staff_client, order, frozen_now)
+    answer, key = buy(staff_client, order, htmx)
+    answer = follow(staff_client, answer, htmx)
+    assert answer.status_code == 200, said(answer)
+    assert said(answer).startswith(f"Order {order.order_id} shipped: bought USPS Ground Advantage for $5.75")
+    assert re.search(rf'href="/orders/{order.order_id}/label.pdf" target="_blank" data-open-label>Print label<',
+                     answer.get_data(as_text=True))
+    assert "Shipped today: 1" in text(answer)
+    db.session.refresh(order)
+    assert order.status == "Shipped" and order.shipment.carrier == "USPS"
+    assert db.session.scalar(select(func.count()).select_from(Label).where(Label.order_id == order.id)) == 1
+    event = db.session.scalar(select(OrderEvent).where(OrderEvent.order_id == order.id,
+                                                       OrderEvent.action == "buy_shipping"))
+    assert event.details["parcel"]["weight"] == "2" and event.details["all_units_checked"] is True
+    again = staff_client.post(f"/pack/{order.order_id}/buy", data={"version": 1, "idempotency_key": key}, headers=HX)
+    assert again.status_code == 200 and "bought USPS" in said(again)  # a double tap: the same label
+    assert db.session.scalar(select(func.count()).select_from(Label).where(Label.order_id == order.id)) == 1
+    assert staff_client.get(f"/orders/{order.order_id}/label.pdf").data.startswith(b"%PDF")
+
+
+def test_buy_shipping_with_units_unchecked_needs_buy_anyway(staff_client, preset):
+    order = two_line_order()
+    first, key = buy(staff_client, order)
+    assert first.status_code == 422 and "Check them, or tap Buy anyway." in said(first)
+    assert re.search(r'name="anyway" value="y"[^>]*autofocus>Buy anyway<', first.get_data(as_text=True))
+    db.session.refresh(order)
+    assert order.status == "Unshipped"
+    second = staff_client.post(f"/pack/{order.order_id}/buy", data={"version": order.version, "idempotency_key": key,
+                                                                      "anyway": "y"}, headers=HX)
+    assert second.status_code == 200 and "shipped" in said(second)
+    event = db.session.scalar(select(OrderEvent).where(OrderEvent.order_id == order.id,
+                                                       OrderEvent.action == "buy_shipping"))
+    assert event.details["confirm_anyway"] is True and len(event.details["unchecked"]) == 2

@@ -4,6 +4,7 @@ from wtforms import StringField, SubmitField
 from wtforms.validators import Length
 
 from ..i18n import _l
+from .common import KeyField, VersionField
 from .orders import ShipmentForm
 
 SCANNED = {"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false", "autofocus": True,
@@ -29,3 +30,10 @@ class PackShipForm(ShipmentForm):
     ship date is today and the shipping service the order's. Confirm anyway ships with units unchecked."""
     ship_date = shipping_service = note = None
     anyway = SubmitField(_l("Confirm anyway"))
+
+
+class PackBuyForm(FlaskForm):
+    """Buy shipping with the Settings parcel preset: one tap, one label (the key makes a double tap one purchase)."""
+    idempotency_key = KeyField()
+    version = VersionField()
+    anyway = SubmitField(_l("Buy anyway"))

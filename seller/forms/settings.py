@@ -3,10 +3,11 @@ from zoneinfo import available_timezones
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, IntegerField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange
+from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, ValidationError
 
 from ..i18n import _l
 from .common import AmountField
+from .shipping import WEIGHT_UNITS, MeasureField, within_size, within_weight
 
 US_ZONES = ["America/Los_Angeles", "America/Denver", "America/Phoenix", "America/Chicago", "America/New_York",
             "America/Anchorage", "Pacific/Honolulu", "Asia/Shanghai", "Asia/Hong_Kong", "UTC"]
@@ -41,6 +42,17 @@ class SettingsForm(FlaskForm):
     ship_from_phone = StringField("Ship from: phone", validators=[Length(max=30)])
     demo_rates = TextAreaField("Demo shipping rates", validators=[Length(max=5000)],
                                description="Used by Buy shipping when no shipping provider is configured.")
+    # Pack & ship's Buy shipping: one parcel for most orders (all five, or none).
+    parcel_weight = MeasureField(_l("Parcel preset: weight"), validators=[within_weight("parcel_weight_unit")])
+    parcel_weight_unit = SelectField(_l("Parcel preset: unit"), choices=WEIGHT_UNITS, default="lb")
+    parcel_length = MeasureField(_l("Parcel preset: length (in)"), validators=[within_size])
+    parcel_width = MeasureField(_l("Parcel preset: width (in)"), validators=[within_size])
+    parcel_height = MeasureField(_l("Parcel preset: height (in)"), validators=[within_size])
+    PARCEL = ("parcel_weight", "parcel_length", "parcel_width", "parcel_height")
+
+    def validate_parcel_weight(self, field):
+        if len({self[name].data is None for name in self.PARCEL}) > 1:
+            raise ValidationError(_l("Enter the preset's weight, length, width and height, or none of them."))
 
 
 class UserForm(FlaskForm):

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 from flask_wtf import FlaskForm
 from wtforms import DateField, Field, HiddenField, SelectField, StringField
-from wtforms.validators import InputRequired, Length
+from wtforms.validators import InputRequired, Length, ValidationError
 from wtforms.widgets import TextInput
 
 from ..shipping.providers import TO_OUNCES
@@ -13,6 +13,7 @@ from .common import KeyField, VersionField, store_day
 _MEASURE = re.compile(r"[0-9]{1,5}(?:\.[0-9]{1,3})?|\.[0-9]{1,3}", re.ASCII)
 MAX_OUNCES = 150 * 16  # the heaviest parcel carriers take as a parcel
 MAX_INCHES = 108
+WEIGHT_UNITS = ["oz", "lb", "g", "kg"]
 
 
 class MeasureField(Field):
@@ -36,17 +37,31 @@ class MeasureField(Field):
         return self.raw if getattr(self, "raw", None) is not None else ("" if self.data is None else str(self.data))
 
 
+def within_weight(unit_field: str):
+    """A validator: the weight, in the unit `unit_field` holds, is one carriers take as a parcel."""
+    def check(form, field):
+        if field.data is not None and field.data * TO_OUNCES.get(form[unit_field].data, 1) > MAX_OUNCES:
+            raise ValidationError("Carriers take parcels up to 150 lb (68 kg).")
+    return check
+
+
+def within_size(form, field):
+    """A validator: a side carriers take."""
+    if field.data is not None and field.data > MAX_INCHES:
+        raise ValidationError(f"At most {MAX_INCHES} in.")
+
+
 def _required(what):
     return [InputRequired(message=f"Enter the parcel's {what}.")]
 
 
 class ParcelForm(FlaskForm):
     """Weight and size of the parcel, and the day it ships: what the rates are asked for."""
-    weight = MeasureField("Weight", validators=_required("weight"))
-    weight_unit = SelectField("Unit", choices=["oz", "lb", "g", "kg"], default="lb")
-    length = MeasureField("Length", validators=_required("length"))
-    width = MeasureField("Width", validators=_required("width"))
-    height = MeasureField("Height", validators=_required("height"))
+    weight = MeasureField("Weight", validators=[*_required("weight"), within_weight("weight_unit")])
+    weight_unit = SelectField("Unit", choices=WEIGHT_UNITS, default="lb")
+    length = MeasureField("Length", validators=[*_required("length"), within_size])
+    width = MeasureField("Width", validators=[*_required("width"), within_size])
+    height = MeasureField("Height", validators=[*_required("height"), within_size])
     ship_date = DateField("Ship date", validators=[InputRequired(message="Enter the ship date."), store_day])
     version = VersionField()
     # The ship-to address in Latin letters, for an order whose address is written otherwise (carriers need Latin).
@@ -56,16 +71,6 @@ class ParcelForm(FlaskForm):
     to_city = StringField("City", validators=[Length(max=60)])
     to_state = StringField("State", validators=[Length(max=30)])
     LATIN = ("to_name", "to_street1", "to_street2", "to_city", "to_state")
-
-    def validate_weight(self, field):
-        if field.data is not None and field.data * TO_OUNCES.get(self.weight_unit.data, 1) > MAX_OUNCES:
-            field.errors.append("Carriers take parcels up to 150 lb (68 kg).")
-
-    def validate_length(self, field):
-        if field.data is not None and field.data > MAX_INCHES:
-            field.errors.append(f"At most {MAX_INCHES} in.")
-
-    validate_width = validate_height = validate_length
 
 
 class BuyForm(ParcelForm):

@@ -9,15 +9,18 @@ from flask_login import current_user
 from .. import clock, workflow
 from ..auth import requires
 from ..extensions import db
-from ..forms.pack import PackShipForm, ScanItemForm, ScanOrderForm
+from ..forms.pack import PackBuyForm, PackShipForm, ScanItemForm, ScanOrderForm
 from ..htmx import is_partial
 from ..i18n import _
 from ..lookup import get_order
-from ..models import Order
+from ..models import Order, Settings
+from ..money import fmt
+from ..shipping.providers import ShippingError, active, parcel_preset, ship_from
+from ..shipping.purchase import buy_label
 from ..workflow import packing
 from . import bp
 
-SAID = "pack_said"
+SAID, LABEL = "pack_said", "pack_label"
 
 
 def _render(context: dict, status: int, push: str | None):
@@ -30,22 +33,26 @@ def _render(context: dict, status: int, push: str | None):
     return render_template("pack/index.html", **context), status
 
 
-def _scan_order(form: ScanOrderForm | None = None, said: tuple[str, str] | None = None, status: int = 200):
+def _scan_order(form: ScanOrderForm | None = None, said: tuple[str, str] | None = None, status: int = 200,
+                label: str | None = None):
     """The Scan order screen; a refusal keeps the scanned code in the field (selected, so the next scan replaces
-    it)."""
-    return _render({"order": None, "scan_form": form or ScanOrderForm(formdata=None), "said": said,
+    it). `label`: the URL of a label just bought, to print."""
+    return _render({"order": None, "scan_form": form or ScanOrderForm(formdata=None), "said": said, "label": label,
                     "shipped_today": packing.shipped_today(current_user)}, status, url_for("pack.index"))
 
 
-def _order_screen(order: Order, *, said=None, status: int = 200, item_form=None, ship_form=None,
-                  anyway: bool = False):
+def _order_screen(order: Order, *, said=None, status: int = 200, item_form=None, ship_form=None, buy_form=None,
+                  anyway: str = ""):
+    """The open order. `anyway`: "ship" or "buy" offers Confirm anyway or Buy anyway (units unchecked)."""
     pack = packing.session_of(order)
     lines = packing.lines(order, pack)
-    if ship_form is None:
-        ship_form = PackShipForm(formdata=None, version=order.version)
+    preset = parcel_preset(Settings.current())
     return _render({"order": order, "pack": pack, "lines": lines, "all_checked": all(line.done for line in lines),
                     "other": packing.being_packed(pack) if pack and pack.packer_id != current_user.id else None,
-                    "item_form": item_form or ScanItemForm(formdata=None), "ship_form": ship_form,
+                    "item_form": item_form or ScanItemForm(formdata=None),
+                    "ship_form": ship_form or PackShipForm(formdata=None, version=order.version),
+                    "buy_form": buy_form or PackBuyForm(formdata=None, version=order.version),
+                    "preset": preset and preset[1], "provider": active(Settings.current()).name,
                     "anyway": anyway, "said": said}, status, url_for("pack.order", order_id=order.order_id))
 
 
@@ -69,7 +76,7 @@ def _refused(exc: workflow.WorkflowError) -> tuple[str, str]:
 @requires("pack")
 def index():
     """Scan order: one large focused field, and Shipped today for this user."""
-    return _scan_order(said=_said())
+    return _scan_order(said=_said(), label=session.pop(LABEL, None))
 
 
 @bp.post("")
@@ -177,7 +184,7 @@ def ship(order_id):
         shipment, replayed = packing.confirm_packed(found, current_user, data, anyway=form.anyway.data,
                                                     expected_version=form.version.data)
     except packing.UncheckedUnits as exc:
-        return _order_screen(found, said=_refused(exc), status=exc.status_code, ship_form=form, anyway=True)
+        return _order_screen(found, said=_refused(exc), status=exc.status_code, ship_form=form, anyway="ship")
     except workflow.WorkflowError as exc:
         if exc.field in form:
             form[exc.field].errors = [*form[exc.field].errors, exc.message]
@@ -192,3 +199,44 @@ def ship(order_id):
     if not is_partial():
         return _moved(url_for("pack.index"), said)
     return _scan_order(said=said)
+
+
+@bp.post("/<order_id>/buy")
+@requires("buy_shipping")
+def buy(order_id):
+    """Buy shipping with the Settings parcel preset: the cheapest rate of the provider in use, bought through Buy
+    shipping's own steps (one label per order, the order Shipped with its tracking ID); back at Scan order with the
+    label to print (app.js opens it)."""
+    found = get_order(order_id)
+    form = PackBuyForm()
+    if not form.validate():
+        return _order_screen(found, said=("refused", " ".join(form.errors.get("idempotency_key", [])
+                                                               or [_("Reload the page and try again.")])), status=422)
+    cfg = Settings.current()
+    preset, provider = parcel_preset(cfg), active(cfg)
+    try:
+        label = packing.bought(found, form.idempotency_key.data)  # a double tap: the label the first one bought
+        if label is None:
+            if preset is None:
+                raise workflow.InvalidInput(_("Set a parcel preset (weight and size) in Settings to buy shipping "
+                                              "here."))
+            details = packing.ready_to_ship(found, current_user, anyway=form.anyway.data, button=_("Buy anyway"))
+            today = clock.local_today(workflow.store_tz())
+            cheapest = provider.rates(found, preset[0], ship_from(cfg), today)[0]
+            label, _replayed = buy_label(found, current_user, provider, shipment_ref=cheapest.shipment_ref,
+                                         rate_id=cheapest.id, key=form.idempotency_key.data, ship_date=today,
+                                         parcel=preset[1], expected_version=form.version.data, **details)
+    except packing.UncheckedUnits as exc:
+        return _order_screen(found, said=_refused(exc), status=exc.status_code, buy_form=form, anyway="buy")
+    except workflow.WorkflowError as exc:
+        return _after_refusal(found, exc)
+    except ShippingError as exc:
+        return _order_screen(found, said=("refused", exc.message), status=exc.status_code, buy_form=form)
+    said = ("ok", _("Order %(order_id)s shipped: bought %(carrier)s %(service)s for %(cost)s, tracking ID "
+                    "%(tracking_id)s. Print the label.", order_id=found.order_id, carrier=label.carrier,
+                    service=label.service, cost=fmt(label.cost_cents), tracking_id=label.tracking_id))
+    label_url = url_for("shipping.label", order_id=found.order_id)
+    if not is_partial():
+        session[LABEL] = label_url
+        return _moved(url_for("pack.index"), said)
+    return _scan_order(said=said, label=label_url)

@@ -40,6 +40,8 @@ def index():
         form.return_concession_extra.data = from_cents(row.return_concession_extra_cents)
     if form.validate_on_submit():
         save_settings(**{name: getattr(form, name).data for name in PLAIN},
+                      **{name: "" if form[name].data is None else str(form[name].data) for name in form.PARCEL},
+                      parcel_weight_unit=form.parcel_weight_unit.data,
                       ship_from_country=form.ship_from_country.data.upper(),
                       return_concession_extra_cents=to_cents(form.return_concession_extra.data))
         flash("Settings saved.", "success")

@@ -119,6 +119,18 @@ def ship_from(cfg: Settings) -> Address:
                    cfg.ship_from_phone)
 
 
+def parcel_preset(cfg: Settings) -> tuple[Parcel, dict] | None:
+    """The Settings parcel preset (Pack & ship's Buy shipping) as a Parcel and as typed (for the history), or None
+    when it is not set."""
+    typed = {"weight": cfg.parcel_weight, "weight_unit": cfg.parcel_weight_unit, "length": cfg.parcel_length,
+             "width": cfg.parcel_width, "height": cfg.parcel_height}
+    try:
+        sizes = [Decimal(typed[name]) for name in ("weight", "length", "width", "height")]
+        return Parcel.of(sizes[0], typed["weight_unit"], *sizes[1:]), typed
+    except (ArithmeticError, KeyError):  # not set (or not numbers)
+        return None
+
+
 def recipient(order: Order) -> Address:
     street2 = " ".join(s for s in (order.ship_address_2, order.ship_address_3) if s)
     return Address(order.recipient_name or order.buyer_name, order.ship_address_1, street2, order.ship_city,

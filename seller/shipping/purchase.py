@@ -13,9 +13,9 @@ TWIN_WAIT = 15  # seconds a second submission of the same form waits for the fir
 
 
 def buy_label(order, user, provider, *, shipment_ref: str, rate_id: str, key: str, ship_date, parcel: dict,
-              expected_version: int | None):
+              expected_version: int | None, **details):
     """Returns (label, replayed). Raises ShippingError or a WorkflowError; then nothing is bought or recorded
-    (a label bought for an order that changed meanwhile is voided with the provider)."""
+    (a label bought for an order that changed meanwhile is voided with the provider). `details`: for the history."""
     deadline = time.monotonic() + TWIN_WAIT
     while True:
         try:
@@ -34,7 +34,7 @@ def buy_label(order, user, provider, *, shipment_ref: str, rate_id: str, key: st
         raise
     try:
         return workflow.buy_shipping(order, user, purchase, key, provider=provider.name, ship_date=ship_date,
-                                     parcel=parcel, expected_version=expected_version)
+                                     parcel=parcel, expected_version=expected_version, **details)
     except workflow.WorkflowError as exc:  # the order changed while the label was being bought
         workflow.release_label_claim(order, key)
         try:

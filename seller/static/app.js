@@ -155,6 +155,8 @@
   }
   function packed(pack) {
     if (!pack) return;
+    var label = pack.querySelector("[data-open-label]:not([data-opened])");
+    if (label) { label.setAttribute("data-opened", ""); window.open(label.href, "_blank"); }  // to print it
     var focused = pack.querySelector("[autofocus]");
     if (focused) { focused.focus(); if (focused.select) focused.select(); }
     if (pack.querySelector("[data-refusal]")) {

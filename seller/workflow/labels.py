@@ -78,13 +78,14 @@ def release_label_claim(order: Order, idempotency_key: str) -> None:
 
 def buy_shipping(order: Order, user: User | None, purchase, idempotency_key: str, *, provider: str,
                  ship_date: date, parcel: dict | None = None, now: datetime | None = None,
-                 expected_version: int | None = None) -> tuple[Label, bool]:
+                 expected_version: int | None = None, **details) -> tuple[Label, bool]:
     """Unshipped -> Shipped with a bought label. Returns (label, replayed).
 
     A shipment confirmation (the late rule applies) with the label's carrier, service and tracking ID;
     the history records the purchase, its cost and who bought it; the label PDF is kept in the database.
     `purchase` has carrier, service, cost (Decimal), tracking_id, label_pdf and provider_shipment_id.
-    A key that already bought a label returns that label and changes nothing."""
+    A key that already bought a label returns that label and changes nothing. `details` go into the history too.
+    """
     now = now or clock.now()
     carrier = purchase.carrier if purchase.carrier in CARRIERS else "Other"
     data = ShipmentInput(carrier=carrier, carrier_name="" if carrier != "Other" else purchase.carrier,
@@ -96,7 +97,7 @@ def buy_shipping(order: Order, user: User | None, purchase, idempotency_key: str
             if label is not None and label.shipment_id is not None:
                 return label, True
             shipment = _ship(order, user, data, "buy_shipping", now, expected_version, provider=provider,
-                             cost=str(purchase.cost), parcel=parcel or {})
+                             cost=str(purchase.cost), parcel=parcel or {}, **details)
             label = label or Label(order_id=order.id, idempotency_key=idempotency_key)
             label.shipment_id, label.provider = shipment.id, provider
             label.provider_shipment_id = purchase.provider_shipment_id[:100]

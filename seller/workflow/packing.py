@@ -16,7 +16,7 @@ from .. import clock
 from ..db import write_transaction
 from ..extensions import db
 from ..i18n import _, format_local, ngettext
-from ..models import Order, OrderItem, OrderStatus as S, PackSession, Shipment, User
+from ..models import Label, Order, OrderItem, OrderStatus as S, PackSession, Shipment, User
 from .core import store_tz
 from .errors import InvalidInput, InvalidTransition
 from .rules import normalize_tracking
@@ -202,13 +202,9 @@ def _replayed(order: Order, user: User, tracking_id: str) -> Shipment | None:
     return None
 
 
-def confirm_packed(order: Order, user: User, data: ShipmentInput, *, anyway: bool = False,
-                   expected_version: int | None = None) -> tuple[Shipment, bool]:
-    """Confirm shipment from Pack & ship: `confirm_shipment` itself, refused while units are unchecked unless
-    `anyway` (Confirm anyway, recorded in the history). Returns (shipment, replayed): a second Enter on the same
-    tracking ID answers with the shipment the first one confirmed."""
-    if order.status == S.SHIPPED and (done := _replayed(order, user, data.tracking_id)):
-        return done, True
+def ready_to_ship(order: Order, user: User, *, anyway: bool = False, button: str | None = None) -> dict:
+    """Before shipping from Pack & ship: the order still Unshipped, this user packing it, every unit checked (or
+    `anyway`: the second tap, on `button`). Returns what the history records about the units."""
     if reason := refusal(order):
         raise InvalidTransition(reason)
     pack = session_of(order)
@@ -217,16 +213,33 @@ def confirm_packed(order: Order, user: User, data: ShipmentInput, *, anyway: boo
     missing = unchecked(order, pack)
     if missing and not anyway:
         units = sum(m["quantity"] for m in missing)
-        raise UncheckedUnits(ngettext("%(num)d unit is not checked: %(which)s. Check it, or tap Confirm anyway.",
-                                      "%(num)d units are not checked: %(which)s. Check them, or tap Confirm anyway.",
-                                      units, which=", ".join(f"{m['quantity']} × {m['sku']}" for m in missing)))
-    details = {"confirm_anyway": True, "unchecked": missing} if missing else {"all_units_checked": True}
+        raise UncheckedUnits(ngettext("%(num)d unit is not checked: %(which)s. Check it, or tap %(button)s.",
+                                      "%(num)d units are not checked: %(which)s. Check them, or tap %(button)s.",
+                                      units, which=", ".join(f"{m['quantity']} × {m['sku']}" for m in missing),
+                                      button=button or _("Confirm anyway")))
+    return {"confirm_anyway": True, "unchecked": missing} if missing else {"all_units_checked": True}
+
+
+def confirm_packed(order: Order, user: User, data: ShipmentInput, *, anyway: bool = False,
+                   expected_version: int | None = None) -> tuple[Shipment, bool]:
+    """Confirm shipment from Pack & ship: `confirm_shipment` itself, refused while units are unchecked unless
+    `anyway` (Confirm anyway, recorded in the history). Returns (shipment, replayed): a second Enter on the same
+    tracking ID answers with the shipment the first one confirmed."""
+    if order.status == S.SHIPPED and (done := _replayed(order, user, data.tracking_id)):
+        return done, True
+    details = ready_to_ship(order, user, anyway=anyway)
     try:
         return confirm_shipment(order, user, data, expected_version=expected_version, **details), False
     except InvalidTransition:
         if done := _replayed(order, user, data.tracking_id):
             return done, True
         raise
+
+
+def bought(order: Order, key: str) -> Label | None:
+    """The label this Buy shipping form (its idempotency key) already bought for the order, if any."""
+    return db.session.scalar(select(Label).where(Label.order_id == order.id, Label.idempotency_key == key,
+                                                 Label.shipment_id.is_not(None)))
 
 
 def shipped_today(user: User, *, now: datetime | None = None) -> int:
