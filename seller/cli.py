@@ -156,7 +156,22 @@ def amazon_sync(loop, pull_minutes, parent):
     click.echo(message)
 
 
+@click.command("close-stale-returns")
+def close_stale_returns():
+    """Close the Authorized return requests with nothing received within Settings' Close returns after (days),
+    reason "Item not returned", e-mailing the buyers when SMTP is set. Safe to run every hour."""
+    from . import mail, workflow
+    from .i18n import _, ngettext
+    kept = workflow.close_stale_returns()
+    unsent = mail.deliver_all(kept)
+    click.echo(ngettext("Closed %(num)d return request: item not returned.",
+                        "Closed %(num)d return requests: item not returned.", len(kept)))
+    if unsent:
+        click.echo(_("%(num)d e-mails to buyers could not be sent; the messages are kept in the orders' history.",
+                     num=unsent), err=True)
+
+
 def init_app(app):
     for command in (create_user, seed_demo, import_orders, export_shipments, serve, release, setup_code,
-                    amazon_sync, reset_demo):
+                    amazon_sync, reset_demo, close_stale_returns):
         app.cli.add_command(command)

@@ -141,6 +141,9 @@ def _work_on(rng: random.Random, order, user, now, fates):
         workflow.close_return(ret, user, "Buyer withdrew the request", "Thanks for letting us know.", now=later)
         return
     workflow.authorize_return(ret, user, workflow.new_rma_number(), Settings.current().return_address, now=later)
+    if fate in ("completed", "partial"):  # refunded after the item came back
+        workflow.mark_received(ret, user, {ret.items[0].id: workflow.Received(1, rng.choice(["Sellable", "Damaged"]))},
+                               now=min(later + timedelta(days=1), now))
     if fate == "completed":
         workflow.refund(order, user, workflow.RefundInput(kind="full", reason="Customer Return",
                                                           idempotency_key=secrets.token_hex(16), amounts={}),

@@ -76,6 +76,13 @@ def deliver(message: Message | None) -> bool | None:
     return True
 
 
+def deliver_all(message_ids: list[int]) -> int:
+    """E-mail these committed messages (when SMTP is configured); returns how many could not be sent."""
+    if not configured():
+        return 0
+    return sum(deliver(db.session.get(Message, message_id)) is False for message_id in message_ids)
+
+
 def not_sent() -> str:
     """What the seller is told when a kept message could not be e-mailed."""
     return _("The message is kept in the order's history, but it could not be e-mailed (the mail server did not "

@@ -6,7 +6,7 @@ Times are stored in UTC (naive `datetime`s that mean UTC) and shown in the store
 from __future__ import annotations
 
 import enum
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from flask import g, has_request_context
 from flask_login import UserMixin
@@ -133,6 +133,8 @@ class Settings(db.Model):
     parcel_height: Mapped[str] = mapped_column(String(12), default="")
     # When the shipping confirmation file was last exported: the next export starts from there.
     shipments_exported_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
+    # Authorized return requests with nothing received this many days after authorization close by themselves.
+    close_returns_after_days: Mapped[int] = mapped_column(Integer, default=30)
 
     @classmethod
     def defaults(cls) -> Settings:
@@ -434,6 +436,7 @@ class ReturnRequest(db.Model):
         CheckConstraint("refund_timing IN ('now', 'after_receipt')", name="refund_timing"),
         Index("ix_return_requests_status_created_at", "status", "created_at"),
         Index("ix_return_requests_created_at_id", "created_at", "id"),  # the All tab, newest first
+        Index("ix_return_requests_status_authorized_at", "status", "authorized_at"),  # close-stale-returns
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -451,19 +454,31 @@ class ReturnRequest(db.Model):
     authorized_at: Mapped[datetime | None] = mapped_column(DateTime)
     completed_at: Mapped[datetime | None] = mapped_column(DateTime)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    received_at: Mapped[datetime | None] = mapped_column(DateTime)  # the last Mark received
+    received_note: Mapped[str] = mapped_column(Text, default="")
 
     order: Mapped[Order] = relationship(back_populates="returns")
     items: Mapped[list[ReturnItem]] = relationship(back_populates="return_request", order_by="ReturnItem.id")
 
+    @property
+    def closes_at(self) -> datetime | None:
+        """When close-stale-returns closes this request if nothing is received by then (None: it won't)."""
+        if self.status != ReturnStatus.AUTHORIZED or self.received_at is not None or self.authorized_at is None:
+            return None
+        return self.authorized_at + timedelta(days=Settings.current().close_returns_after_days)
+
 
 class ReturnItem(db.Model):
     __tablename__ = "return_items"
-    __table_args__ = (CheckConstraint("quantity > 0", name="quantity"),)
+    __table_args__ = (CheckConstraint("quantity > 0", name="quantity"),
+                      CheckConstraint("received_quantity BETWEEN 0 AND quantity", name="received_quantity"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     return_request_id: Mapped[int] = mapped_column(ForeignKey("return_requests.id", ondelete="CASCADE"), index=True)
     order_item_id: Mapped[int] = mapped_column(ForeignKey("order_items.id"))
     quantity: Mapped[int] = mapped_column(Integer)
+    received_quantity: Mapped[int] = mapped_column(Integer, default=0)
+    condition: Mapped[str] = mapped_column(String(20), default="")  # Mark received: Sellable, Damaged, ...
 
     return_request: Mapped[ReturnRequest] = relationship(back_populates="items")
     item: Mapped[OrderItem] = relationship()

@@ -16,10 +16,10 @@ HX = {"HX-Request": "true"}
 REASON = workflow.RETURN_REASONS[4]
 
 
-def new_return(order, quantity=1, status="Pending Authorization"):
+def new_return(order, quantity=1, status="Pending Authorization", timing="now"):
     ret = workflow.create_return(order, None, REASON, {order.items[0].id: quantity})
     if status in ("Authorized", "Completed"):
-        workflow.authorize_return(ret, None, workflow.new_rma_number(), "1 Return Rd")
+        workflow.authorize_return(ret, None, workflow.new_rma_number(), "1 Return Rd", timing)
     if status == "Completed":
         workflow.refund(order, None, workflow.RefundInput(kind="full", reason="Customer Return",
                                                           idempotency_key=f"done-{ret.id}", amounts={}),
@@ -63,7 +63,7 @@ def test_manage_returns_lists_requests_by_status(owner_client, order_factory):
     for name, n in (("All", 4), ("Pending Authorization", 1), ("Authorized", 1), ("Completed", 1), ("Closed", 1)):
         assert re.search(rf'>{name} <span class="count">{n}</span>', page.text), name
     expected = {"Pending Authorization": ["Authorize request", "Issue refund", "Close request", "Contact buyer"],
-                "Authorized": ["Issue refund", "Close request", "Contact buyer"],
+                "Authorized": ["Mark received", "Issue refund", "Close request", "Contact buyer"],
                 "Completed": ["Contact buyer"], "Closed": ["Contact buyer"]}
     for status, ret in made.items():
         row = row_of(page.text, ret)
@@ -357,7 +357,7 @@ def test_a_partial_refund_leaves_the_request_open(owner_client, order_factory):
     assert response.status_code == 200
     row = row_of(response.text, ret)
     assert "Authorized" in row and "Refunded $5.41 of $27.05" in row
-    assert buttons(row) == ["Issue refund", "Close request", "Contact buyer"]
+    assert buttons(row) == ["Mark received", "Issue refund", "Close request", "Contact buyer"]
 
 
 def test_no_refund_from_a_closed_request(owner_client, order_factory):

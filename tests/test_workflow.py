@@ -82,7 +82,7 @@ def return_in(status, owner):
     order = make_order("Shipped", items=[item_fields(), item_fields(sku="SKU-2")])
     ret = workflow.create_return(order, owner, "No longer needed", {order.items[0].id: 1})
     if status in ("Authorized", "Completed"):
-        workflow.authorize_return(ret, owner, workflow.new_rma_number(), "1 Return Rd")
+        workflow.authorize_return(ret, owner, workflow.new_rma_number(), "1 Return Rd", "now")
     if status == "Completed":
         workflow.refund(order, owner, full("first"), return_request=ret)
     if status == "Closed":

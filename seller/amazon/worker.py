@@ -93,11 +93,23 @@ def _alive(holder: str) -> bool:
     return True
 
 
+CLOSE_EVERY = 24 * 3600  # seconds: the loop runs close-stale-returns once a day
+
+
+def close_stale_returns(echo) -> None:
+    """Close the Authorized return requests nothing came back for in time (as `flask close-stale-returns`)."""
+    from .. import mail, workflow  # noqa: PLC0415
+    kept = workflow.close_stale_returns()
+    mail.deliver_all(kept)
+    if kept:
+        echo(_("Closed %(num)d return requests: item not returned.", num=len(kept)))
+
+
 def loop(*, pull_every: float = 300, push_every: float = 2, parent: int | None = None, echo=print,
          passes: int | None = None) -> None:
     """Pull every `pull_every` seconds and push within `push_every` seconds of an action, as long as this process
     holds the lock (another loop running: wait). Ends when `parent` (a process id) is gone."""
-    lock, last_pull, told = Lock(), 0.0, False
+    lock, last_pull, last_close, told = Lock(), 0.0, None, False
     while passes is None or passes > 0:
         if parent and not _alive(f"{socket.gethostname()}:{parent}"):
             break
@@ -107,6 +119,9 @@ def loop(*, pull_every: float = 300, push_every: float = 2, parent: int | None =
                 told = True
             time.sleep(push_every * 5)
             continue
+        if last_close is None or time.monotonic() - last_close >= CLOSE_EVERY:
+            last_close = time.monotonic()
+            close_stale_returns(echo)
         row = connection.current()
         if connection.problem(row) is None:
             from . import push  # noqa: PLC0415

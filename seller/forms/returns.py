@@ -1,12 +1,13 @@
-"""Manage Returns forms: Create return request, Authorize request, Close request, Contact buyer."""
+"""Manage Returns forms: Create return request, Authorize request, Mark received, Close request, Contact buyer."""
 from flask_wtf import FlaskForm
 from wtforms import IntegerField, RadioField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, NumberRange, Optional
 from wtforms.widgets import NumberInput
 
-from ..models import Order
-from ..workflow import CLOSE_REASONS, RETURN_REASONS
+from ..i18n import _l
+from ..models import Order, ReturnRequest
+from ..workflow import CLOSE_REASONS, CONDITIONS, RETURN_REASONS, Received
 from .common import VersionField, choices
 
 TIMINGS = [SelectChoice("after_receipt", "Refund after the item is received"), SelectChoice("now", "Refund now")]
@@ -58,3 +59,32 @@ class ContactForm(FlaskForm):
     subject = StringField("Subject", validators=[Length(max=200)])
     message = TextAreaField("Message", validators=[Length(max=4000)], render_kw={"rows": 6})
     submit = SubmitField("Send message")
+
+
+class MarkReceivedForm(FlaskForm):
+    note = TextAreaField(_l("Note"), validators=[Length(max=2000)])
+    version = VersionField()
+    submit = SubmitField(_l("Mark received"))
+
+    item_ids: list[int] = []
+
+    def received(self) -> dict:
+        """Return item id -> Received (quantity so far, condition)."""
+        return {i: Received(self[f"quantity-{i}"].data or 0, self[f"condition-{i}"].data or "") for i in self.item_ids}
+
+
+def mark_received_form(ret: ReturnRequest) -> MarkReceivedForm:
+    """Mark received for this request: per item a Quantity received (what came back so far) and a Condition."""
+    fields = {}
+    for ri in ret.items:
+        fields[f"quantity-{ri.id}"] = IntegerField(
+            _l("Quantity received"), default=ri.received_quantity or ri.quantity,
+            widget=NumberInput(min=ri.received_quantity, max=ri.quantity),
+            validators=[Optional(), NumberRange(min=0, max=ri.quantity, message=_l("Enter 0 to %(num)d.",
+                                                                                 num=ri.quantity))])
+        fields[f"condition-{ri.id}"] = SelectField(_l("Condition"), default=ri.condition,
+                                                   choices=[SelectChoice("", _l("Choose…")),
+                                                            *(SelectChoice(c, _l(c)) for c in CONDITIONS)])
+    form = type("ReturnMarkReceivedForm", (MarkReceivedForm,), fields)()
+    form.item_ids = [ri.id for ri in ret.items]
+    return form

@@ -3,7 +3,9 @@ from zoneinfo import available_timezones
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, IntegerField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, ValidationError
+from wtforms.validators import (
+    DataRequired, Email, InputRequired, Length, NumberRange, Optional, ValidationError,
+)
 
 from ..i18n import _l
 from .common import AmountField
@@ -30,6 +32,8 @@ class SettingsForm(FlaskForm):
     return_concession_extra = AmountField("Return shipping concession cap: plus")
     other_concession_percent = IntegerField("Other concessions cap (% of the order's item total)", validators=[
         NumberRange(min=0, max=100, message="Between 0 and 100.")])
+    close_returns_after_days = IntegerField(_l("Close returns after (days)"), validators=[  # blank: unchanged
+        Optional(), NumberRange(min=0, max=365, message=_l("Between 0 and 365 days."))])
     slip_size = SelectField("Packing slip size", choices=[SelectChoice("letter", "Letter (8.5 × 11 in)"),
                                                                SelectChoice("4x6", "4 × 6 in label")])
     ship_from_name = StringField("Ship from: name", validators=[Length(max=100)])

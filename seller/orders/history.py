@@ -26,6 +26,7 @@ ACTIONS = {
     "create_return": _l("Return requested"),
     "authorize_return": _l("Authorized return"),
     "close_return": _l("Closed return request"),
+    "mark_received": _l("Marked return received"),
     "complete_return": _l("Return completed"),
     "contact_buyer": _l("Contacted buyer"),
     "amazon_sync": _l("Received from Amazon"),
@@ -42,7 +43,8 @@ LABELS = {
     "return_address": _l("Return address"), "refund_timing": _l("Refund"), "previous": _l("Replaced"),
     "provider": _l("Provider"), "cost": _l("Cost"), "parcel": _l("Parcel"), "lines": _l("Items"),
     "items": _l("Items"), "status": _l("Status"), "changes": _l("Changes"), "subject": _l("Subject"),
-    "message": _l("Message"),
+    "message": _l("Message"), "received": _l("Received"), "received_note": _l("Note"),
+    "days": _l("Days without the item"),
     "all_units_checked": _l("All items checked"), "confirm_anyway": _l("Confirm anyway"),
     "unchecked": _l("Units not checked"),
 }
@@ -113,6 +115,9 @@ def _text(key: str, value, currency: str) -> str:
     if key in ("items", "unchecked") and isinstance(value, list) and all(isinstance(i, dict) for i in value):
         return "; ".join(f"{i['sku']} × {i['quantity']}" if {"sku", "quantity"} <= i.keys() else _plain(i)
                          for i in value)
+    if key == "received" and isinstance(value, list) and all(isinstance(i, dict) for i in value):
+        return "; ".join(_("%(sku)s: %(got)s of %(of)s", sku=i.get("sku"), got=i.get("quantity"), of=i.get("of"))
+                         + (f" · {_(i['condition'])}" if i.get("condition") else "") for i in value)
     if key == "changes" and isinstance(value, dict):
         return "; ".join(f"{LABELS.get(k, k.replace('_', ' '))}: {_moment(v[0])} → {_moment(v[1])}"
                          if isinstance(v, list) and len(v) == 2 else f"{k}: {_plain(v)}" for k, v in value.items())

@@ -59,8 +59,11 @@ def refund_page(subject, order: Order, ret: ReturnRequest | None):
     Recalculate (or Enter in a field) only shows the figures again; a stale page gets 409 and the
     current figures, with the version they were read at (so a deliberate retry can go through)."""
     if request.method == "GET":
+        suggested = workflow.received_amounts(ret) if ret else {}  # the items that came back, as a partial refund
+        amounts = {f"item-{item_id}-item": amount for item_id, amount in suggested.items()}
         return _form(subject, order, ret, refund_form(order, reason="Customer Return" if ret else "",
-                                                      version=order.version), 200)
+                                                      version=order.version,
+                                                      **({"kind": "partial", **amounts} if amounts else {})), 200)
     form = refund_form(order)
     if not form.validate_on_submit():
         return _form(subject, order, ret, form, 422)

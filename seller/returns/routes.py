@@ -1,4 +1,5 @@
-"""Manage Returns: the return requests by status, Create return request, Authorize request and Close request."""
+"""Manage Returns: the return requests by status, Create return request, Authorize request, Mark received and Close
+request."""
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
@@ -7,7 +8,7 @@ from sqlalchemy.orm import selectinload
 from .. import listing, mail, panels, workflow
 from ..auth import requires
 from ..extensions import db
-from ..forms.returns import AuthorizeForm, CloseForm, create_return_form
+from ..forms.returns import AuthorizeForm, CloseForm, create_return_form, mark_received_form
 from ..i18n import _
 from ..lookup import get_order, get_return
 from ..models import Order, ReturnItem, ReturnRequest, Settings
@@ -136,3 +137,36 @@ def close(return_id):
                                           order_id=ret.order.order_id))
     return panels.form_response("returns/_close_form.html", ret, status=status, form=form,
                                 title=_("Close request · order %(order_id)s", order_id=ret.order.order_id))
+
+
+@bp.route("/<int:return_id>/receive", methods=["GET", "POST"])
+@requires("mark_received")
+def receive(return_id):
+    """Mark received (staff and owner): per item the Quantity received and its Condition, a note. htmx: the done
+    answer; otherwise 303 back."""
+    ret = get_return(return_id)
+    if refused := panels.check(ret, "mark_received", current_user):
+        return refused
+    form = mark_received_form(ret)
+    status = 200
+    if not form.is_submitted():
+        form.version.data = ret.version
+    else:
+        status = 422
+        if form.validate():
+            try:
+                workflow.mark_received(ret, current_user, form.received(), form.note.data,
+                                       expected_version=form.version.data)
+            except workflow.WorkflowError as exc:
+                status = panels.refuse(form, exc, ret)
+            else:
+                return panels.done(ret, _("Return for order %(order_id)s marked received: %(received)s.",
+                                          order_id=ret.order.order_id, received=received_summary(ret)))
+    return panels.form_response("returns/_receive_form.html", ret, status=status, form=form,
+                                title=_("Mark received · order %(order_id)s", order_id=ret.order.order_id))
+
+
+def received_summary(ret: ReturnRequest) -> str:
+    """'Received 1 of 2 · Damaged' per item, for the message."""
+    return "; ".join(f"{ri.item.sku}: " + _("Received %(got)d of %(of)d", got=ri.received_quantity, of=ri.quantity)
+                     + (f" · {_(ri.condition)}" if ri.condition else "") for ri in ret.items)

@@ -19,9 +19,9 @@ from ..workflow import save_settings
 from . import bp
 
 PLAIN = ["store_name", "seller_name", "timezone", "handling_hours", "handling_business_days", "return_address",
-         "return_concession_factor", "other_concession_percent", "slip_size", "ship_from_name", "ship_from_street1",
-         "ship_from_street2", "ship_from_city", "ship_from_state", "ship_from_zip",
-         "ship_from_phone", "demo_rates"]
+         "return_concession_factor", "other_concession_percent", "close_returns_after_days", "slip_size",
+         "ship_from_name", "ship_from_street1", "ship_from_street2", "ship_from_city", "ship_from_state",
+         "ship_from_zip", "ship_from_phone", "demo_rates"]
 
 
 def _page(form, user_form, status=200):
@@ -39,7 +39,8 @@ def index():
     if not form.is_submitted():
         form.return_concession_extra.data = from_cents(row.return_concession_extra_cents)
     if form.validate_on_submit():
-        save_settings(**{name: getattr(form, name).data for name in PLAIN},
+        plain = {name: getattr(form, name).data for name in PLAIN}
+        save_settings(**{name: value for name, value in plain.items() if value is not None},  # blank: unchanged
                       **{name: "" if form[name].data is None else str(form[name].data) for name in form.PARCEL},
                       parcel_weight_unit=form.parcel_weight_unit.data,
                       ship_from_country=form.ship_from_country.data.upper(),

@@ -20,11 +20,14 @@ from .errors import (
 from .imports import ReportUpdate, new_order, new_orders, update_from_reports
 from .labels import LABEL_CLAIM_TTL, LABEL_DAYS_AHEAD, buy_shipping, check_label_date, claim_label, release_label_claim
 from .messages import contact_buyer
-from .refunds import MAX_CENTS, RefundInput, plan_refund_lines, refund, refund_caps
-from .returns import authorize_return, close_return, create_return, new_rma_number, returnable_quantities
+from .refunds import MAX_CENTS, RefundInput, plan_refund_lines, received_amounts, refund, refund_caps
+from .returns import (
+    Received, authorize_return, close_return, close_stale_returns, create_return, mark_received, new_rma_number,
+    returnable_quantities,
+)
 from .actions import ACTIONS, action, available, available_actions, permitted, why_not
 from .rules import (
-    CANCEL_REASONS, CARRIERS, CLOSE_REASONS, ORDER_ACTIONS, REFUND_REASONS, RETURN_ACTIONS, RETURN_REASONS,
+    CANCEL_REASONS, CARRIERS, CLOSE_REASONS, CONDITIONS, ORDER_ACTIONS, REFUND_REASONS, RETURN_ACTIONS, RETURN_REASONS,
     TRACKING_FORMATS, carrier_of, compute_ship_by, normalize_tracking, tracking_matches,
 )
 from .store import save_amazon_connection, save_settings

@@ -13,7 +13,7 @@ from typing import Callable
 from flask import url_for
 
 from ..i18n import _, _l
-from ..models import Order, ReturnRequest
+from ..models import Order, ReturnRequest, ReturnStatus
 from .rules import ORDER_ACTIONS, RETURN_ACTIONS
 
 
@@ -23,6 +23,13 @@ def _refundable(order: Order) -> str | None:
                  "prices. Import the Order Report for it before refunding.")
     if order.refunded_cents >= order.paid_cents:
         return _("This order has been refunded in full.")
+    return None
+
+
+def awaiting_item(ret: ReturnRequest) -> str | None:
+    """A request authorized with "refund after the item is received" is refunded once something came back."""
+    if ret.status == ReturnStatus.AUTHORIZED and ret.refund_timing == "after_receipt" and ret.received_at is None:
+        return _("This return is refunded after the item is received: Mark received first.")
     return None
 
 
@@ -62,8 +69,9 @@ _ALL = [
     Action("create_return", _l("Create return request"), "returns.create", "order", shown=frozenset({"page"})),
     Action("contact_buyer", _l("Contact buyer"), "contact.order", "order", staff=True, shown=frozenset({"page"})),
     Action("authorize_return", _l("Authorize request"), "returns.authorize", "return", style="primary"),
+    Action("mark_received", _l("Mark received"), "returns.receive", "return", staff=True, style="primary"),
     Action("issue_refund", _l("Issue refund"), "refunds.for_return", "return",
-           check=lambda ret: _refundable(ret.order)),
+           check=lambda ret: awaiting_item(ret) or _refundable(ret.order)),
     Action("close_return", _l("Close request"), "returns.close", "return"),
     Action("contact_buyer", _l("Contact buyer"), "contact.about_return", "return", staff=True),
     Action("import_orders", _l("Import orders"), "orders.import_orders", opens="link"),

@@ -15,6 +15,7 @@ from ..db import write_transaction
 from ..extensions import db
 from ..models import Order, OrderItem, Refund, RefundLine, ReturnRequest, ReturnStatus as R, Settings, User
 from ..money import from_cents
+from .actions import awaiting_item
 from .core import _event, _guard, _refused
 from .errors import (ConcessionExceedsCap, IdempotencyConflict, InvalidInput, NotRefundable,
                      RefundExceedsBalance)
@@ -121,6 +122,19 @@ def plan_refund_lines(order: Order, data: RefundInput) -> list[RefundLine]:
     return lines
 
 
+def received_amounts(ret: ReturnRequest) -> dict[int, Decimal]:
+    """What the items received back on this request are worth (order item id -> item amount, its share of the
+    price, within what is left to refund): what Issue refund suggests."""
+    cents: dict[int, int] = {}
+    for ri in ret.items:
+        if ri.received_quantity:
+            item = ri.item
+            share = (Decimal(item.item_price_cents) * ri.received_quantity / item.quantity).quantize(
+                Decimal(1), rounding=ROUND_HALF_UP)
+            cents[item.id] = min(cents.get(item.id, 0) + int(share), item.item_price_cents - item.refunded_item_cents)
+    return {item_id: from_cents(c) for item_id, c in cents.items() if c > 0}
+
+
 def _existing_refund(order: Order, key: str) -> Refund | None:
     return db.session.scalar(select(Refund).where(Refund.order_id == order.id, Refund.idempotency_key == key))
 
@@ -168,6 +182,10 @@ def refund(order: Order, user: User | None, data: RefundInput, *, return_request
             if return_request is not None and not _guard(ReturnRequest, ret_id,
                                                          RETURN_ACTIONS["issue_refund"][0]):
                 _refused(return_request, "issue_refund", None, what="return request")
+            if return_request is not None:
+                db.session.refresh(return_request)
+                if waiting := awaiting_item(return_request):
+                    raise NotRefundable(waiting)
             db.session.refresh(order)
             if not order.amounts_known:
                 raise NotRefundable("This order's amounts are unknown (imported from the Unshipped Orders Report): "

@@ -1,20 +1,23 @@
-"""Return requests: create, authorize (RMA), close."""
+"""Return requests: create, authorize (RMA), mark received, close — by hand or, when nothing came back in time,
+by close-stale-returns."""
 from __future__ import annotations
 
 import re
 import secrets
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .. import clock
 from ..db import write_transaction
 from ..extensions import db
-from ..models import Message, Order, ReturnItem, ReturnRequest, ReturnStatus as R, Settings, User
+from ..i18n import _
+from ..models import Message, Order, OrderEvent, ReturnItem, ReturnRequest, ReturnStatus as R, Settings, User
 from .core import _event, _locked_order, _locked_return
 from .errors import InvalidInput, ReturnQuantityExceeded
-from .rules import CLOSE_REASONS, RETURN_REASONS
+from .rules import CLOSE_REASONS, CONDITIONS, ITEM_NOT_RETURNED, RETURN_REASONS
 
 def returnable_quantities(order: Order) -> dict[int, int]:
     """Per order item: shipped quantity minus what open or completed return requests already hold."""
@@ -104,3 +107,88 @@ def close_return(ret: ReturnRequest, user: User | None, reason: str, message: st
         _event(ret.order, user, "close_return", ret, reason=reason, message=ret.close_message,
                message_id=note.id if note else None)
     return ret, note
+
+
+@dataclass
+class Received:
+    """Mark received, for one returned item: how many came back in all, and in what condition."""
+    quantity: int
+    condition: str = ""
+
+
+def mark_received(ret: ReturnRequest, user: User | None, received: dict[int, Received], note: str = "", *,
+                  now: datetime | None = None, expected_version: int | None = None) -> ReturnRequest:
+    """Record what came back of an Authorized request (return item id -> quantity received so far and its
+    Condition). Quantities only grow; the request stays Authorized, and no longer closes by itself."""
+    asked = {ri.id: ri.quantity for ri in ret.items}  # read before the transaction: quantities never change
+    for item_id, got in received.items():
+        if item_id not in asked:
+            raise InvalidInput(_("That item is not part of this return request."))
+        if got.quantity < 0 or got.quantity > asked[item_id]:
+            raise InvalidInput(_("Enter 0 to %(num)d.", num=asked[item_id]), f"quantity-{item_id}")
+        if got.quantity and got.condition not in CONDITIONS:
+            raise InvalidInput(_("Choose the condition the item came back in."), f"condition-{item_id}")
+    if not any(got.quantity for got in received.values()):
+        raise InvalidInput(_("Enter the quantity received of at least one item."))
+    now = now or clock.now()
+    with write_transaction(db.session):
+        _locked_return(ret, "mark_received", expected_version, received_at=now, received_note=(note or "").strip())
+        for ri in ret.items:
+            db.session.refresh(ri)
+            got = received.get(ri.id)
+            if got is None or (got.quantity, got.condition) == (ri.received_quantity, ri.condition):
+                continue
+            if got.quantity < ri.received_quantity:
+                raise InvalidInput(_("%(num)d already marked received: enter at least that.",
+                                     num=ri.received_quantity), f"quantity-{ri.id}")
+            ri.received_quantity, ri.condition = got.quantity, got.condition if got.quantity else ""
+        _event(ret.order, user, "mark_received", ret, received_note=ret.received_note,
+               received=[{"sku": ri.item.sku, "quantity": ri.received_quantity, "of": ri.quantity,
+                          "condition": ri.condition} for ri in ret.items])
+    return ret
+
+
+CLOSE_BATCH = 2000  # requests per transaction in close-stale-returns
+
+
+def close_stale_returns(*, now: datetime | None = None) -> list[int]:
+    """Close every Authorized request with nothing received `close_returns_after_days` after its authorization,
+    with reason "Item not returned", a message to the buyer and History. Idempotent: run it every hour.
+
+    Each batch's guard is one conditional UPDATE (still Authorized, still nothing received), so a Mark received
+    or a Close request at the same moment wins or loses whole. Returns the ids of the messages kept, to e-mail."""
+    now = now or clock.now()
+    days = Settings.current().close_returns_after_days
+    cutoff = now - timedelta(days=days)
+    stale = (ReturnRequest.status == R.AUTHORIZED.value, ReturnRequest.received_at.is_(None),
+             ReturnRequest.authorized_at <= cutoff)
+    ids = db.session.scalars(select(ReturnRequest.id).where(*stale).order_by(ReturnRequest.id)).all()
+    kept = []
+    for start in range(0, len(ids), CLOSE_BATCH):
+        with write_transaction(db.session):
+            closed = db.session.execute(
+                update(ReturnRequest).where(ReturnRequest.id.in_(ids[start:start + CLOSE_BATCH]), *stale)
+                .values(status=R.CLOSED.value, close_reason=ITEM_NOT_RETURNED, closed_at=now,
+                        version=ReturnRequest.version + 1)
+                .returning(ReturnRequest.id, ReturnRequest.order_id, ReturnRequest.rma_number)
+                .execution_options(synchronize_session=False)).all()
+            if not closed:
+                continue
+            numbers = dict(db.session.execute(select(Order.id, Order.order_id).where(
+                Order.id.in_({order_pk for _, order_pk, _ in closed}))).all())
+            messages = db.session.scalars(insert(Message).returning(Message.id, sort_by_parameter_order=True), [
+                {"order_id": order_pk, "return_request_id": ret_id, "subject": "Your return request",
+                 "body": _not_returned(numbers[order_pk], rma, days), "created_at": now}
+                for ret_id, order_pk, rma in closed]).all()
+            db.session.execute(insert(OrderEvent), [
+                {"order_id": order_pk, "return_request_id": ret_id, "at": now, "action": "close_return",
+                 "details": {"reason": ITEM_NOT_RETURNED, "days": days, "message_id": message_id}}
+                for (ret_id, order_pk, _), message_id in zip(closed, messages)])
+            kept += messages
+    return kept
+
+
+def _not_returned(order_id: str, rma: str | None, days: int) -> str:
+    """The buyer's message (English, as Amazon's buyers read it)."""
+    return (f"Your return request for order {order_id} (RMA {rma}) was closed: the item was not received within "
+            f"{days} days of the authorization. If you have sent it, reply with its tracking ID.")

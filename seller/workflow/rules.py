@@ -7,6 +7,7 @@ import re
 from datetime import datetime, timedelta, timezone
 
 from .. import clock
+from ..i18n import N_
 from ..models import OrderStatus as S, ReturnStatus as R, Settings
 
 CARRIERS = ["USPS", "UPS", "FedEx", "DHL", "OnTrac", "Lasership", "DHL Global Mail", "UPS Mail Innovations",
@@ -24,6 +25,8 @@ RETURN_REASONS = ["No longer needed", "Bought by mistake", "Better price availab
                   "Incompatible or not useful", "Performance or quality not adequate", "Didn't approve purchase"]
 CLOSE_REASONS = ["Buyer withdrew the request", "Item not returned", "Refunded outside of the return request",
                  "Replacement sent", "Return not eligible", "Other"]
+ITEM_NOT_RETURNED = CLOSE_REASONS[1]  # the reason close-stale-returns gives
+CONDITIONS = [N_("Sellable"), N_("Damaged"), N_("Defective"), N_("Wrong item"), N_("Missing parts")]  # Mark received, per item
 
 # Published formats of the carriers' tracking numbers; a mismatch is a warning, not a block.
 # USPS's 20-22 digit Intelligent Mail package barcodes start 91-95 (FedEx's 22-digit Ground ones start 96), and
@@ -57,6 +60,7 @@ RETURN_ACTIONS: dict[str, tuple[frozenset[str], str | None]] = {
     "issue_refund": (frozenset({R.PENDING_AUTHORIZATION, R.AUTHORIZED}), None),
     "close_return": (frozenset({R.PENDING_AUTHORIZATION, R.AUTHORIZED}), R.CLOSED),
     "complete_return": (frozenset({R.PENDING_AUTHORIZATION, R.AUTHORIZED}), R.COMPLETED),
+    "mark_received": (frozenset({R.AUTHORIZED}), R.AUTHORIZED),
     "contact_buyer": (frozenset(R), None),
 }
 def compute_ship_by(purchased_at: datetime, promise_at: datetime | None, cfg: Settings) -> datetime:
