@@ -33,7 +33,7 @@ def shipped_return(status="Pending Authorization"):
                                                      shipping_tax=41)])
     ret = workflow.create_return(order, None, "Wrong item was sent", {order.items[0].id: 1})
     if status == "Authorized":
-        workflow.authorize_return(ret, None, workflow.new_rma_number(), "1 Dock St")
+        workflow.authorize_return(ret, None, workflow.new_rma_number(), "1 Dock St", "now")
     return order.id, ret.id
 
 
@@ -87,8 +87,19 @@ def test_authorize_then_issue_refund_completes_the_request(page, live_server, li
     expect(page.locator("#return-tabs")).to_contain_text(f"Authorized {authorized + 1}")
     assert page.url.endswith("/returns")  # swapped in place, no navigation
 
+    # Refunded after the item is received: Mark received (staff's job too) first.
+    expect(row.get_by_role("button", name="Issue refund")).to_have_count(0)
+    row.get_by_role("button", name="Mark received").click()
+    expect(panel.get_by_label("Quantity received")).to_have_value("1")
+    panel.get_by_label("Condition").select_option("Damaged")
+    panel.get_by_role("button", name="Mark received").click()
+    expect(row).to_contain_text("Received 1 of 1 · Damaged")
+    expect(panel).to_be_hidden()
+
     row.get_by_role("button", name="Issue refund").click()
     expect(panel.get_by_label("Reason for refund")).to_have_value("Customer Return")
+    expect(panel.get_by_label("Item amount")).to_have_value("20.00")  # what came back, suggested
+    panel.get_by_text("Full Refund", exact=True).click()
     panel.get_by_role("button", name="Submit Full Refund").click()
     expect(row).to_contain_text("Completed")
     expect(row).to_contain_text("Refunded $27.05 of $27.05")
