@@ -1,7 +1,7 @@
 """returns: Mark received (quantity and condition per item, note) and auto-close after N days
 
 Revision ID: b3d5e7f90a12
-Revises: b3f1a7c9d2e4
+Revises: 61ad65dd5ce8
 Create Date: 2026-12-02 16:10:00
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = 'b3d5e7f90a12'
-down_revision = 'b3f1a7c9d2e4'
+down_revision = '61ad65dd5ce8'
 branch_labels = None
 depends_on = None
 
