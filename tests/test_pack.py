@@ -333,8 +333,8 @@ def pdf_text(data: bytes) -> str:
 
 def sku_lines(data: bytes) -> dict[str, tuple[int, int]]:
     """SKU -> (total quantity, number of orders) as the pick list prints them."""
-    found = re.findall(r"^(SKU-[A-Z]+)\n[^\n]*\n ?(\d+)\n ?(\d+)$", pdf_text(data), re.M)
-    return {sku: (int(q), int(n)) for sku, q, n in found}
+    found = re.findall(r"^(\d+) × (SKU-[A-Z]+) — .* \((\d+) orders?\)$", pdf_text(data), re.M)
+    return {sku: (int(q), int(n)) for q, sku, n in found}
 
 
 def test_pick_list_quantities_are_the_sums_over_the_covered_orders(staff_client):
@@ -353,7 +353,7 @@ def test_pick_list_quantities_are_the_sums_over_the_covered_orders(staff_client)
     assert sku_lines(answer.data) == {sku: (q, len(seen)) for sku, (q, seen) in expected.items()}
     assert sku_lines(answer.data) == {"SKU-A": (5, 2), "SKU-B": (7, 2), "SKU-C": (1, 1)}
     words = pdf_text(answer.data)
-    assert words.index("SKU-A") < words.index("SKU-B") < words.index("SKU-C")  # sorted by SKU
+    assert words.index("× SKU-A —") < words.index("× SKU-B —") < words.index("× SKU-C —")  # sorted by SKU
     for order in orders:
         assert order.order_id in words
     assert "3 orders · 13 units · 3 SKUs" in words
