@@ -98,6 +98,34 @@ def reset_demo():
     click.echo(_("The demo desk is back to its demo data."))
 
 
+def _echo_rows(name: str, rows: int) -> None:
+    click.echo(f"  {name}: {rows}", err=True)
+
+
+@click.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False, writable=True))
+def backup(file):
+    """Write the whole desk to FILE (one portable, versioned file), as one snapshot even while the desk is in use."""
+    from .backup import BackupError, write
+    try:
+        counts = write(file, _echo_rows)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(_("Wrote %(file)s: %(rows)s rows.", file=file, rows=sum(counts.values())))
+
+
+@click.command("restore")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+def restore(file):
+    """Load a backup FILE into this empty database (SQLite or PostgreSQL), then upgrade it to this code's schema."""
+    from .backup import BackupError, restore as load
+    try:
+        counts = load(file, _echo_rows)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(_("Restored %(file)s: %(rows)s rows.", file=file, rows=sum(counts.values())))
+
+
 @click.command("setup-code")
 def setup_code():
     """Print a new one-time setup code for Create the owner account (only while the desk has no owner)."""
@@ -173,5 +201,5 @@ def close_stale_returns():
 
 def init_app(app):
     for command in (create_user, seed_demo, import_orders, export_shipments, serve, release, setup_code,
-                    amazon_sync, reset_demo, close_stale_returns):
+                    amazon_sync, reset_demo, close_stale_returns, backup, restore):
         app.cli.add_command(command)
