@@ -52,6 +52,8 @@ def fill(app):
     an Amazon connection with sealed secrets and an outbox message, text in any script."""
     with app.app_context():
         seed(40)
+        unshipped = db.session.scalar(select(Order).where(Order.status == "Unshipped").limit(1))
+        workflow.cancel_order(unshipped, None, workflow.CANCEL_REASONS[0], "Backup test")
         order = db.session.scalar(select(Order).where(Order.status == "Shipped").limit(1))
         db.session.add(Label(order_id=order.id, shipment_id=order.shipment.id, idempotency_key="k" * 32,
                              provider="demo", carrier="USPS", service="Ground Advantage", cost_cents=485,
