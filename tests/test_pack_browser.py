@@ -139,3 +139,32 @@ def test_pack_and_ship_upright_no_sideways_scrolling_and_every_control_finger_si
     live_db.session.rollback()
     assert live_db.session.get(Order, order.id).status == "Shipped"
     assert watch.violations == []
+
+
+def test_without_javascript_the_scanner_still_packs_and_ships(browser, live_server, live_db, browser_user):
+    """Plain forms: every scan is a form a scanner's Enter submits; the page comes back focused on the next field."""
+    order = make_order(items=[item_fields(sku="MUG-RED", quantity=2)])
+    context = browser.new_context(viewport={"width": 1024, "height": 768}, java_script_enabled=False)
+    page = context.new_page()
+    browser_sign_in(page, live_server.url, *browser_user)
+    page.goto(live_server.url + "/pack")
+    expect(page.get_by_label("Scan order")).to_be_focused()
+    scan(page, order.order_id)
+    page.wait_for_url(f"**/pack/{order.order_id}")
+    expect(page.get_by_label("Scan item")).to_be_focused()
+    scan(page, "MUG-RED")
+    expect(page.locator(".pack-said-ok")).to_have_text("MUG-RED: 1 of 2 checked.")
+    page.reload()  # a reload counts nothing again
+    expect(page.get_by_role("cell", name="1", exact=True)).to_be_visible()
+    expect(page.get_by_label("Scan item")).to_be_focused()
+    page.wait_for_timeout(200)
+    scan(page, "MUG-RED")
+    expect(page.get_by_text("All items checked")).to_be_visible()
+    expect(page.get_by_label("Tracking ID")).to_be_focused()
+    scan(page, USPS)
+    page.wait_for_url("**/pack")
+    expect(page.locator(".pack-said-ok")).to_have_text(f"Order {order.order_id} shipped: USPS {USPS}.")
+    expect(page.get_by_text("Shipped today: 1")).to_be_visible()
+    context.close()
+    live_db.session.rollback()
+    assert live_db.session.get(Order, order.id).status == "Shipped"
