@@ -464,3 +464,13 @@ def test_buy_shipping_with_units_unchecked_needs_buy_anyway(staff_client, preset
     event = db.session.scalar(select(OrderEvent).where(OrderEvent.order_id == order.id,
                                                        OrderEvent.action == "buy_shipping"))
     assert event.details["confirm_anyway"] is True and len(event.details["unchecked"]) == 2
+
+
+def test_the_next_orders_slip_scanned_into_scan_item_opens_that_order(staff_client, htmx):
+    first, second, canceled = two_line_order(), make_order(items=[item_fields(sku="B")]), make_order("Canceled")
+    scan(staff_client, first, "CUP-1")
+    answer = follow(staff_client, scan(staff_client, first, second.order_id, htmx), htmx)
+    assert answer.status_code == 200 and f"Order {second.order_id}" in text(answer) and 'id="scan-item"' in text(answer)
+    assert counts(first) == {first.items[1].id: 1}  # the first keeps what was checked
+    refused = scan(staff_client, second, canceled.order_id, htmx)
+    assert refused.status_code == 409 and "is Canceled" in said(refused)

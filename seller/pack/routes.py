@@ -86,6 +86,10 @@ def scan_order():
     form = ScanOrderForm()
     if not form.validate():
         return _scan_order(form, ("refused", " ".join(form.code.errors)), 422)
+    return _open(form)
+
+
+def _open(form: ScanOrderForm):
     try:
         order = packing.find_order(form.code.data)
         packing.open_pack(order, current_user)
@@ -121,13 +125,18 @@ def _counted(order: Order, line):
 @bp.post("/<order_id>/item")
 @requires("pack")
 def scan_item(order_id):
-    """Scan item: one unit of the line with this SKU; a SKU not in the order or one too many is refused."""
+    """Scan item: one unit of the line with this SKU; a SKU not in the order or one too many is refused. Another
+    order's ID opens that order (as Scan order would)."""
     found = get_order(order_id)
     form = ScanItemForm()
     if not form.validate():
         return _order_screen(found, said=("refused", " ".join(form.code.errors)), status=422, item_form=form)
     try:
         line = packing.scan_item(found, current_user, form.code.data)
+    except packing.NotInOrder as exc:
+        if packing.is_order_id(form.code.data):  # the next order's packing slip, scanned: open that order
+            return _open(ScanOrderForm(formdata=None, code=form.code.data))
+        return _after_refusal(found, exc, item_form=form)
     except workflow.WorkflowError as exc:
         return _after_refusal(found, exc, item_form=form)
     return _counted(found, line)

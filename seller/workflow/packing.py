@@ -29,6 +29,10 @@ class PackedByOther(InvalidTransition):
     """Someone else is packing this order: take it over first."""
 
 
+class NotInOrder(InvalidInput):
+    """A scanned code that is no SKU of the order."""
+
+
 class UncheckedUnits(InvalidInput):
     """Confirm shipment with units not checked: only with Confirm anyway."""
 
@@ -76,6 +80,10 @@ def find_order(code: str) -> Order:
     if reason := refusal(order):
         raise InvalidTransition(reason, "code")
     return order
+
+
+def is_order_id(code: str) -> bool:
+    return db.session.scalar(select(Order.id).where(Order.order_id == (code or "").strip())) is not None
 
 
 def session_of(order: Order) -> PackSession | None:
@@ -161,8 +169,8 @@ def scan_item(order: Order, user: User, code: str, *, now: datetime | None = Non
     def pick(found: list[Line]) -> Line:
         same = [line for line in found if line.item.sku.casefold() == code.casefold()]
         if not same:
-            raise InvalidInput(_("%(code)s is not in order %(order_id)s.", code=code[:100], order_id=order.order_id),
-                               "code")
+            raise NotInOrder(_("%(code)s is not in order %(order_id)s.", code=code[:100], order_id=order.order_id),
+                             "code")
         for line in same:
             if not line.done:
                 return line
