@@ -1,13 +1,15 @@
 """Manage Orders with 100,000 orders on SQLite: server time per page, queries per page, answer size.
 
-    uv run python bench/orders_list.py [--orders 100000] [--runs 60] [--wrk]
+    uv run python bench/orders_list.py [--orders 100000] [--runs 60] [--wrk] [--p99] [--rss]
 
 Seeds a temporary SQLite file with bulk inserts (not the workflow: that would take minutes), then
 asks the app for the default page, a date range, searches and page sizes through the test client,
 and prints the median server time (with the list cache off: every page rendered), the SQL queries
 per page for 25/50/100 rows, and the size of the htmx answer to Confirm shipment. With `--wrk`,
 also serves a bare Flask "hello" and /orders (list cache on, then off) with `gunicorn -w 5 -k sync`
-and loads each with wrk in the same run, printing the ratios.
+and loads each with wrk in the same run, printing the ratios. With `--p99`, times 2,000 requests for /orders
+sent one after another (one connection at a time) to the same gunicorn; with `--rss`, serves 10,000 requests
+for /orders from one worker (`-w 1`, wrk) and prints its resident memory.
 """
 import argparse
 import os
@@ -147,9 +149,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def serve(target, port, env):
-    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-w", "5", "-k", "sync", "-b", f"127.0.0.1:{port}",
-                             "--log-level", "warning", target], cwd=ROOT, env=env)
+def serve(target, port, env, workers=5):
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-w", str(workers), "-k", "sync",
+                             "-b", f"127.0.0.1:{port}", "--log-level", "warning", target], cwd=ROOT, env=env)
     import urllib.request
     for _ in range(100):
         try:
@@ -162,12 +164,47 @@ def serve(target, port, env):
     raise RuntimeError(f"gunicorn {target} did not start")
 
 
+def one_by_one(url, cookie, n) -> list[float]:
+    """n requests sent one after another, each on its own connection (gunicorn's sync workers close it), in ms
+    from connecting to the last byte."""
+    import http.client
+    host, port = url.split("//")[1].split("/")[0].split(":")
+    path = "/" + url.split("//")[1].partition("/")[2]
+    times = []
+    for _ in range(n):
+        start = time.perf_counter()
+        conn = http.client.HTTPConnection(host, int(port), timeout=30)
+        conn.request("GET", path, headers={"Cookie": f"session={cookie}", "User-Agent": USER_AGENT})
+        response = conn.getresponse()
+        response.read()
+        conn.close()
+        times.append((time.perf_counter() - start) * 1000)
+        assert response.status == 200, response.status
+    return times
+
+
+def worker_rss_mb(master_pid: int) -> list[float]:
+    """Resident memory of each of gunicorn's workers (the master's children), in MB."""
+    children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
+    return [int(next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                     if line.startswith("VmRSS")).split()[1]) / 1024 for pid in children]
+
+
+def stop(proc):
+    proc.terminate()
+    proc.wait(30)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--orders", type=int, default=100_000)
     ap.add_argument("--runs", type=int, default=60)
     ap.add_argument("--wrk", action="store_true", help="also compare with a bare Flask app under gunicorn + wrk")
     ap.add_argument("--seconds", type=int, default=10, help="wrk duration per endpoint")
+    ap.add_argument("--p99", type=int, nargs="?", const=2000, default=0, metavar="N",
+                    help="time N requests for /orders one after another (default 2,000)")
+    ap.add_argument("--rss", type=int, nargs="?", const=10_000, default=0, metavar="N",
+                    help="one worker's memory after N requests for /orders (default 10,000)")
     a = ap.parse_args()
 
     folder = Path(tempfile.mkdtemp(prefix="orders-bench-"))
@@ -212,7 +249,10 @@ def main():
             print(f"  {name:36} {median_ms(client, path, a.runs, headers):7.2f} ms   {path}")
         app.config["ORDERS_LIST_CACHE"] = True
         median_ms(client, "/orders", 5)
-        print(f"  {'default /orders, list cache on':36} {median_ms(client, '/orders', a.runs):7.2f} ms")
+        cpu = time.process_time()
+        wall = median_ms(client, '/orders', a.runs)
+        cpu = (time.process_time() - cpu) / a.runs * 1000
+        print(f"  {'default /orders, list cache on':36} {wall:7.2f} ms   (CPU {cpu:.2f} ms a request, mean)")
         app.config["ORDERS_LIST_CACHE"] = False
 
         with app.app_context():
@@ -246,12 +286,37 @@ def main():
                     results[name] = run_wrk(f"http://127.0.0.1:{port}{path}", cookie if with_cookie else None,
                                             a.seconds)
                 finally:
-                    proc.terminate()
-                    proc.wait(10)
+                    stop(proc)
             print("\nwrk -t2 -c20, gunicorn -w 5 -k sync, 127.0.0.1:")
             for name, (rps, non2xx) in results.items():
                 ratio = "" if name == "hello" else f"  = {rps / results['hello'][0]:.1%} of hello"
                 print(f"  {name:24} {rps:9.1f} requests/s{ratio} {non2xx}")
+        env = dict(os.environ, DATABASE_URL=url, SECRET_KEY=SECRET)
+        if a.p99:
+            port = free_port()
+            proc = serve("app:app", port, env)
+            try:
+                one_by_one(f"http://127.0.0.1:{port}/orders", cookie, 50)  # every worker renders and keeps it
+                times = sorted(one_by_one(f"http://127.0.0.1:{port}/orders", cookie, a.p99))
+            finally:
+                stop(proc)
+            pick = lambda q: times[min(int(len(times) * q), len(times) - 1)]  # noqa: E731
+            print(f"\n/orders, {a.p99:,} requests one after another, gunicorn -w 5 -k sync: p50 {pick(.5):.1f} ms, "
+                  f"p95 {pick(.95):.1f} ms, p99 {pick(.99):.1f} ms, max {times[-1]:.1f} ms, "
+                  f"{sum(t > 30 for t in times)} over 30 ms")
+        if a.rss:
+            port = free_port()
+            proc = serve("app:app", port, env, workers=1)
+            try:
+                before = worker_rss_mb(proc.pid)[0]
+                served = 0
+                while served < a.rss:
+                    rps, _ = run_wrk(f"http://127.0.0.1:{port}/orders", cookie, 5)
+                    served += int(rps * 5)
+                print(f"\none gunicorn worker (-w 1 -k sync): {before:.0f} MB resident after start, "
+                      f"{worker_rss_mb(proc.pid)[0]:.0f} MB after about {served:,} requests for /orders")
+            finally:
+                stop(proc)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

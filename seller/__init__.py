@@ -30,7 +30,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from . import auth, errors, htmx, templating, views
     from .contact import bp as contact_bp
-    from .orders import bp as orders_bp, cache
+    from .orders import bp as orders_bp
     from .pack import bp as pack_bp
     from .refunds import bp as refunds_bp
     from .returns import bp as returns_bp
@@ -40,7 +40,6 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(views.bp)
-    cache.init_app(app, db)
     app.register_blueprint(orders_bp)
     app.register_blueprint(pack_bp)
     app.register_blueprint(refunds_bp)

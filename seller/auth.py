@@ -6,6 +6,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user, login_required, login_user, logout_user
 
 from . import setup, users
+from .db import data_version
 from .demo import DEMO_ACCOUNTS
 from .extensions import db, limiter, login_manager
 from .i18n import LANGUAGES, _
@@ -17,16 +18,30 @@ bp = Blueprint("auth", __name__)
 PUBLIC_ENDPOINTS = {"auth.login", "auth.language", "views.home", "views.healthz", "static"}
 
 
+# user id -> (the data version it was read at, the user, detached): reused until any write is committed
+_users: dict[int, tuple] = {}
+
+
 @login_manager.user_loader
 def load_user(token: str) -> User | None:
-    """The cookie carries `id:session_version`; an old version (signed out, new password) is refused."""
+    """The cookie carries `id:session_version`; an old version (signed out, new password) is refused.
+
+    The row is read again only after a write was committed anywhere (`data_version`), and kept detached, so that
+    the request's own commits don't make it read again; pages use its id, role, e-mail and language only."""
     user_id, _, version = token.partition(":")
     if not (user_id.isdigit() and version.isdigit()):
         return None
-    user = db.session.get(User, int(user_id))
+    seen = data_version(db.session)
+    cached = _users.get(int(user_id))
+    if seen is not None and cached is not None and cached[0] == seen:
+        user = cached[1]
+    else:
+        user = db.session.get(User, int(user_id))
+        if user is not None:
+            db.session.expunge(user)
+            _users[user.id] = (seen, user)
     if user is None or not user.active or user.session_version != int(version):
         return None
-    db.session.expunge(user)  # read once: the request's commits and rollbacks don't expire (and re-read) it
     return user
 
 

@@ -3,7 +3,8 @@
 `CEILINGS` is the table: a page or action that now needs more (a new column in the row, a new check) raises its
 number in the same change, and says why in the commit; one that needs fewer lowers it. Counted with a
 `before_cursor_execute` listener during the request only, transaction control (BEGIN, COMMIT) left out so that
-SQLite and PostgreSQL count alike. The order list is counted with its section cache off (every request renders),
+SQLite and PostgreSQL count alike, after a first signed-in request (so the user comes from the process's cache,
+as it does until any write is committed). The order list is counted with its section cache off (every request renders),
 and once with it on. The store's settings are saved (a shop that never saved them reads the defaults instead).
 """
 import re
@@ -20,7 +21,7 @@ from conftest import item_fields, make_order
 CEILINGS = {
     "/orders":                        (8, "GET", "/orders", False),
     "/orders, htmx":                  (8, "GET", "/orders", True),
-    "/orders, cached":                (3, "GET", "/orders", False),
+    "/orders, cached":                (2, "GET", "/orders", False),
     "tab Pending":                    (8, "GET", "/orders?status=Pending", True),
     "tab Unshipped":                  (8, "GET", "/orders?status=Unshipped", True),
     "tab Shipped":                    (8, "GET", "/orders?status=Shipped", True),
@@ -89,6 +90,7 @@ def test_statements_per_request_stay_within_the_ceiling(app, owner_client, store
     data = form_for(name, subject)
     path = path.format(**names)
     app.config["ORDERS_LIST_CACHE"] = name.endswith("cached")
+    owner_client.get("/returns")  # signed in: the user is then reused until a write is committed (auth.load_user)
     if name.endswith("cached"):
         for _ in range(3):  # rendered and kept (a first request also makes the CSRF token; one per pooled connection)
             owner_client.get(path)

@@ -2,6 +2,7 @@
 from datetime import datetime, timedelta
 
 from flask import current_app, render_template, request, session
+from flask_babel import get_locale
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import select
@@ -10,6 +11,7 @@ from wtforms.fields.choices import SelectChoice
 
 from .. import clock, listing, metrics, panels, workflow
 from ..auth import requires
+from ..db import data_version
 from ..extensions import db
 from ..forms.orders import SERVICE_LEVELS, CancelForm, ShipmentForm
 from ..htmx import is_partial
@@ -17,7 +19,7 @@ from ..i18n import _
 from ..lookup import get_order
 from ..models import Message, Order, OrderEvent, OrderStatus, Refund, ReturnRequest, Shipment
 from . import bp
-from .cache import data_version, sections
+from .cache import sections
 
 
 # ---------------------------------------------------------------- pages
@@ -51,16 +53,24 @@ def _scanned(found, orders: list[Order]) -> Order | None:
     return order if named and workflow.why_not(order, "confirm_shipment", current_user) is None else None
 
 
-def _list_section() -> str:
-    """The list section, from the cache when the data, the user, the session and the URL are the same."""
+def _render_page() -> tuple[str, datetime]:
+    """The whole Manage Orders page around the list section (and when time alone would change it)."""
+    section, expires = _render_list()
+    return render_template("orders/index.html", section=Markup(section)), expires
+
+
+def _cached(render) -> str:
+    """`render()`'s page or section, from the cache when the data, the user, the session, the language and the
+    URL are the same. Not cached: a session without its CSRF token yet (the page makes it), or with a message
+    waiting to be shown."""
     version = data_version(db.session) if current_app.config.get("ORDERS_LIST_CACHE", True) else None
-    if version is None:
-        return _render_list()[0]
-    key = (version, current_user.get_id(), current_user.role, session.get("csrf_token"), request.full_path,
-           is_partial())
+    if version is None or "csrf_token" not in session or "_flashes" in session:
+        return render()[0]
+    key = (version, current_user.get_id(), current_user.role, session["csrf_token"], str(get_locale()),
+           request.full_path, render.__name__)
     html = sections.get(key, clock.now())
     if html is None:
-        html, expires = _render_list()
+        html, expires = render()
         sections.put(key, html, expires)
     return html
 
@@ -69,10 +79,7 @@ def _list_section() -> str:
 @requires("view")
 def index():
     """The order list. htmx (filters, tabs, sort, pages): the list section only; otherwise the full page."""
-    section = _list_section()
-    if is_partial():
-        return section
-    return render_template("orders/index.html", section=Markup(section))
+    return _cached(_render_list if is_partial() else _render_page)
 
 
 @bp.get("/<order_id>")

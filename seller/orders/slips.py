@@ -12,7 +12,6 @@ from ..auth import requires
 from ..errors import error_response
 from ..extensions import db
 from ..models import Order, OrderStatus, Settings
-from ..pdf import render_pdf
 from . import bp
 from ..lookup import get_order
 from ..search import filtered_orders
@@ -25,6 +24,7 @@ MAX_PICK = 2000  # a pick list is one line per SKU and per order: a few times fa
 
 def slips_pdf(orders: list[Order], size: str) -> bytes:
     """The packing slips of `orders`, in that order, as one PDF of the given size ('letter' or '4x6')."""
+    from ..pdf import render_pdf  # xhtml2pdf and reportlab load on the first print, not at start
     cfg = Settings.current()
     page_size, margin = PAGES[size]
     return render_pdf("pdf/packing_slip.html", orders=orders, size=size, page_size=page_size, page_margin=margin,

@@ -4,9 +4,6 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from .. import users, workflow
-from ..amazon import connection, worker
-from ..amazon.connection import demo_mode
-from ..amazon.secrets import seal, unseal
 from ..auth import requires
 from ..db import write_transaction
 from ..extensions import db
@@ -92,6 +89,10 @@ AMAZON_FIELDS = ["seller_id", "marketplace_id", "client_id", "first_sync_days"]
 def amazon():
     """Settings → Amazon connection: Save connection, Test connection, Sync now. Secrets are never shown back:
     an empty secret field keeps the saved one."""
+    # Amazon's client (its SDK, requests, cryptography) loads on this page, not at every start
+    from ..amazon import connection, worker
+    from ..amazon.connection import demo_mode
+    from ..amazon.secrets import seal, unseal
     saved = db.session.get(AmazonConnection, 1)
     form = AmazonConnectionForm(obj=saved)
     status = 200

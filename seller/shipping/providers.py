@@ -4,6 +4,7 @@ A provider answers two questions, `rates(order, parcel, ship_from, ship_date) ->
 `buy(shipment_ref, rate_id, idempotency_key) -> Purchase`, and can `void` a label it sold. Whatever
 goes wrong on its side (a refused address, no rates, a timeout, a refused key) becomes one
 `ShippingError` with a message a seller can act on. Providers never touch the database.
+EasyPost's client and reportlab are imported when first used: most requests (and every command) need neither.
 """
 from __future__ import annotations
 
@@ -18,14 +19,8 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_UP, Decimal
 
-import easypost
-import requests
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
-from reportlab.graphics.barcode.code128 import Code128
-from reportlab.lib.pagesizes import inch
-from reportlab.pdfbase.pdfmetrics import stringWidth
-from reportlab.pdfgen.canvas import Canvas
 
 from ..models import Order, Settings
 from ..money import CENT, AmountError, parse_amount
@@ -169,6 +164,8 @@ def _words(service: str) -> str:
 @contextmanager
 def _easypost_errors():
     """EasyPost's exceptions (and a failed label download) as one ShippingError a seller can act on."""
+    import easypost
+    import requests
     errors = easypost.errors
     try:
         yield
@@ -193,6 +190,7 @@ class EasyPostProvider:
     name = "EasyPost"
 
     def __init__(self, api_key: str, api_base: str = "", timeout: float = 20):
+        import easypost
         base = {"api_base": api_base.rstrip("/")} if api_base else {}
         self.client = easypost.EasyPostClient(api_key, timeout=timeout, **base)
         self.timeout = timeout
@@ -226,6 +224,8 @@ class EasyPostProvider:
         EasyPost sells a shipment once (`SHIPMENT.POSTAGE.EXISTS` after that): a retry of a purchase
         whose answer was lost gets the label bought the first time. That is EasyPost's idempotency, so
         the key itself is not sent."""
+        import easypost
+        import requests
         with _easypost_errors():
             try:
                 shipment = self.client.shipment.buy(shipment_ref, rate={"id": rate_id})
@@ -360,11 +360,15 @@ class DemoProvider:
 
 def _fit(text: str, font: str, size: float, width: float) -> float:
     """The largest font size up to `size` at which `text` fits in `width` points."""
+    from reportlab.pdfbase.pdfmetrics import stringWidth
     return min(size, size * width / stringWidth(text, font, size))
 
 
 def sample_label(shipment: dict, carrier: str, service: str, tracking: str) -> bytes:
     """A 4×6 in label laid out like a carrier's, that says in large type it cannot be mailed."""
+    from reportlab.graphics.barcode.code128 import Code128
+    from reportlab.lib.pagesizes import inch
+    from reportlab.pdfgen.canvas import Canvas
     buf = io.BytesIO()
     w, h = 4 * inch, 6 * inch
     c = Canvas(buf, pagesize=(w, h), pageCompression=1)
