@@ -32,9 +32,9 @@ CEILINGS = {
     "/returns":                       (7, "GET", "/returns", False),
     "/performance":                   (5, "GET", "/performance", False),
     "/settings":                      (3, "GET", "/settings", False),
-    "Confirm shipment (htmx)":        (14, "POST", "/orders/{unshipped}/ship", True),
-    "Confirm shipment (no JS)":       (10, "POST", "/orders/{unshipped}/ship", False),
-    "Cancel order (htmx)":            (13, "POST", "/orders/{unshipped}/cancel", True),
+    "Confirm shipment (htmx)":        (15, "POST", "/orders/{unshipped}/ship", True),
+    "Confirm shipment (no JS)":       (11, "POST", "/orders/{unshipped}/ship", False),
+    "Cancel order (htmx)":            (14, "POST", "/orders/{unshipped}/cancel", True),
     "partial refund (htmx)":          (24, "POST", "/orders/{shipped}/refund", True),
 }
 TRANSACTION_CONTROL = re.compile(r"\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE)\b", re.I)

@@ -22,9 +22,14 @@ MAX_SLIPS = 500  # about 10 s of rendering; more is a job for several prints
 MAX_PICK = 2000  # a pick list is one line per SKU and per order: a few times faster than slips
 
 
+def render_pdf(template_name: str, **context) -> bytes:
+    """`pdf.render_pdf`, imported on the first print: xhtml2pdf and reportlab don't load at every start."""
+    from ..pdf import render_pdf as render
+    return render(template_name, **context)
+
+
 def slips_pdf(orders: list[Order], size: str) -> bytes:
     """The packing slips of `orders`, in that order, as one PDF of the given size ('letter' or '4x6')."""
-    from ..pdf import render_pdf  # xhtml2pdf and reportlab load on the first print, not at start
     cfg = Settings.current()
     page_size, margin = PAGES[size]
     return render_pdf("pdf/packing_slip.html", orders=orders, size=size, page_size=page_size, page_margin=margin,
