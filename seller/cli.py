@@ -126,6 +126,19 @@ def restore(file):
     click.echo(_("Restored %(file)s: %(rows)s rows.", file=file, rows=sum(counts.values())))
 
 
+@click.command("check")
+def check():
+    """Check that the records hold together: money within what was paid, no half-written action (and SQLite's
+    integrity_check). Exits 1 when something is wrong."""
+    from .checks import problems
+    found = problems()
+    for problem in found:
+        click.echo(problem, err=True)
+    if found:
+        raise click.ClickException(_("%(n)s problems found.", n=len(found)))
+    click.echo(_("All records hold together."))
+
+
 @click.command("setup-code")
 def setup_code():
     """Print a new one-time setup code for Create the owner account (only while the desk has no owner)."""
@@ -201,5 +214,6 @@ def close_stale_returns():
 
 def init_app(app):
     for command in (create_user, seed_demo, import_orders, export_shipments, serve, release, setup_code,
-                    amazon_sync, reset_demo, close_stale_returns, backup, restore):
+                    amazon_sync, reset_demo, close_stale_returns, backup, restore,
+                    check):
         app.cli.add_command(command)
