@@ -162,6 +162,24 @@ def import_orders(file):
     click.echo(f"Imported {file.name}: {result.summary()}")
 
 
+@click.command("import-tracking")
+@click.argument("file", type=click.File("rb"))
+@click.option("--preview", is_flag=True, help="Only say what would happen; confirm nothing.")
+def import_tracking(file, preview):
+    """Upload tracking: confirm the shipments of a tracking file (CSV order-id,carrier,tracking-number,ship-date
+    [,shipping-service], or Amazon's shipping confirmation file), each order on its own; refused lines are listed."""
+    from . import tracking
+    data = file.read()
+    plan = tracking.preview(data) if preview else tracking.confirm(data, None)
+    if plan.error:
+        raise click.ClickException(plan.error)
+    for outcome in plan.outcomes:
+        if outcome.state == tracking.REFUSED:
+            for reason in outcome.reasons:
+                click.echo(f"{outcome.order_id or '-'}: {reason}", err=True)
+    click.echo(_("%(file)s: %(summary)s", file=file.name, summary=tracking.summary(plan)))
+
+
 @click.command("export-shipments")
 @click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="First store day, YYYY-MM-DD (default: no limit).")
 @click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="Last store day, YYYY-MM-DD (default: no limit).")
@@ -213,7 +231,6 @@ def close_stale_returns():
 
 
 def init_app(app):
-    for command in (create_user, seed_demo, import_orders, export_shipments, serve, release, setup_code,
-                    amazon_sync, reset_demo, close_stale_returns, backup, restore,
-                    check):
+    for command in (create_user, seed_demo, import_orders, import_tracking, export_shipments, serve, release,
+                    setup_code, amazon_sync, reset_demo, close_stale_returns, backup, restore, check):
         app.cli.add_command(command)

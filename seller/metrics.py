@@ -1,15 +1,15 @@
 """Seller performance as Amazon measures it, computed from the app's own records.
 
 - **Late Shipment Rate**: orders whose shipment was confirmed after Ship by ÷ orders confirmed, over the
-  last 10 and the last 30 days, by the day of the (first) confirmation, `orders.shipped_at`; lateness is the
-  `orders.late` the workflow records at that moment. Target: under 4 %.
+  last 10 and the last 30 days, by the day the order was shipped in full, `orders.shipped_at`; lateness is the
+  `orders.late` the workflow records: any confirmation of it (a partial one too) after Ship by. Target: under 4 %.
 - **Pre-fulfillment Cancel Rate**: orders canceled by the seller ÷ all orders, last 7 days. The window is on
   the *order date*, as Amazon's is: a cancellation counts on the day the order was placed, so the figure of
   a week can still rise while its orders are open. Cancellations with reason "Buyer canceled" do not count.
   Every cancellation in this app is pre-fulfillment (shipped orders cannot be canceled). Target: under 2.5 %.
-- **Valid Tracking Rate**: shipments whose tracking ID matches its carrier's format *and* whose carrier is a
-  listed one ÷ shipments, last 30 days. One shipment per order, the one in force (a tracking ID corrected
-  with Edit shipment counts as corrected), dated by its confirmation (a re-confirmation dates it anew). Validity is
+- **Valid Tracking Rate**: packages whose tracking ID matches its carrier's format *and* whose carrier is a
+  listed one ÷ packages, last 30 days, as Amazon counts it (per package). The packages in force (a tracking ID
+  corrected with Edit shipment counts as corrected), dated by their confirmation (a re-confirmation anew). Validity is
   `shipments.tracking_valid` (written by `workflow.tracking_matches`) and a listed carrier, so "Other" never
   counts as valid, whatever carrier name was typed. Target: at least 95 %.
 

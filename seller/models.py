@@ -240,10 +240,36 @@ class Order(db.Model):
         return any(s.has_label for s in self.shipments)
 
     @property
+    def packages(self) -> list[Shipment]:
+        """The packages in force, every confirmation's (replaced ones stay in `shipments`)."""
+        return [s for s in self.shipments if s.superseded_at is None]
+
+    @property
     def shipment(self) -> Shipment | None:
-        """The shipment in force (earlier versions stay in `shipments`)."""
-        current = [s for s in self.shipments if s.superseded_at is None]
+        """The last package in force."""
+        current = self.packages
         return current[-1] if current else None
+
+    @property
+    def partially_shipped(self) -> bool:
+        """Unshipped with some items already in confirmed packages: the rest is still to ship."""
+        return self.status == OrderStatus.UNSHIPPED and bool(self.packages)
+
+    def shipped_quantities(self) -> dict[int, int]:
+        """Units of each item (by `OrderItem.id`) in the packages in force."""
+        return units_in(self.packages)
+
+    @property
+    def slip_lines(self) -> list[tuple[OrderItem, int]]:
+        """What a packing slip lists: every item, or of a partially shipped order what is left to ship."""
+        return self.left_to_ship if self.partially_shipped else [(item, item.quantity) for item in self.items]
+
+    @property
+    def left_to_ship(self) -> list[tuple[OrderItem, int]]:
+        """Each item with units not yet in a package, and how many."""
+        shipped = self.shipped_quantities()
+        return [(item, item.quantity - shipped.get(item.id, 0)) for item in self.items
+                if item.quantity > shipped.get(item.id, 0)]
 
 
 class OrderItem(db.Model):
@@ -292,7 +318,9 @@ class OrderItem(db.Model):
 
 
 class Shipment(db.Model):
-    """A shipment confirmation; editing one supersedes it with a new row."""
+    """A package: carrier, service and tracking ID, and the items it holds (`items`). One confirmation (Confirm
+    shipment, Buy shipping) ships one or more packages under the same `confirmation` number; Edit shipment
+    supersedes that confirmation's packages with new rows under the same number."""
     __tablename__ = "shipments"
     __table_args__ = (Index("ix_shipments_tracking_id", "tracking_id"), Index("ix_shipments_order_id", "order_id"),
                       Index("ix_shipments_confirmed_at", "confirmed_at"),
@@ -314,9 +342,36 @@ class Shipment(db.Model):
     confirmed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     late: Mapped[bool] = mapped_column(Boolean, default=False)
     superseded_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # The order's confirmations are numbered 1, 2, ... (a partial shipment, then the rest).
+    confirmation: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     order: Mapped[Order] = relationship(back_populates="shipments")
     confirmed_by: Mapped[User | None] = relationship()
+    items: Mapped[list[ShipmentItem]] = relationship(back_populates="shipment", order_by="ShipmentItem.id")
+
+
+def units_in(packages: list[Shipment]) -> dict[int, int]:
+    """Units of each item (by `OrderItem.id`) these packages hold together."""
+    held: dict[int, int] = {}
+    for package in packages:
+        for line in package.items:
+            held[line.order_item_id] = held.get(line.order_item_id, 0) + line.quantity
+    return held
+
+
+class ShipmentItem(db.Model):
+    """Units of one order item in one package."""
+    __tablename__ = "shipment_items"
+    __table_args__ = (CheckConstraint("quantity > 0", name="quantity"),
+                      Index("ix_shipment_items_shipment_id", "shipment_id"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shipment_id: Mapped[int] = mapped_column(ForeignKey("shipments.id", ondelete="CASCADE"))
+    order_item_id: Mapped[int] = mapped_column(ForeignKey("order_items.id", ondelete="CASCADE"))
+    quantity: Mapped[int] = mapped_column(Integer)
+
+    shipment: Mapped[Shipment] = relationship(back_populates="items")
+    item: Mapped[OrderItem] = relationship()
 
 
 class Label(db.Model):

@@ -36,7 +36,7 @@ def _close_url(subject) -> str:
 def form_response(template: str, subject, *, title: str, form=None, status: int = 200, **context):
     """The action's form `template`: in the subject's panel (htmx) or as a page of its own."""
     if form is not None:  # several forms can be open in one list: field ids stay unique
-        for field in form:
+        for field in fields(form):
             field.id = field.label.field_id = f"{field.name}-{subject.id}"
         _focus_first(form)
     rid = row_id(subject)
@@ -50,12 +50,21 @@ def form_response(template: str, subject, *, title: str, form=None, status: int 
     return render_template("_panel.html" if is_partial() else "action_page.html", **context), status
 
 
+def fields(form):
+    """Every field a form renders, those of its nested forms (a FieldList of FormFields: packages) included."""
+    for field in form:
+        if field.type in ("FieldList", "FormField"):
+            yield from fields(field)
+        else:
+            yield field
+
+
 def _focus_first(form) -> None:
     """An opening form focuses its first field a person fills in (unless one is marked already)."""
-    fields = [f for f in form if getattr(f.widget, "input_type", None) not in ("hidden", "submit", "radio")
-              and f.type != "RadioField"]
-    if fields and not any((f.render_kw or {}).get("autofocus") for f in fields):
-        fields[0].render_kw = {**(fields[0].render_kw or {}), "autofocus": True}
+    shown = [f for f in fields(form) if getattr(f.widget, "input_type", None) not in ("hidden", "submit", "radio")
+             and f.type != "RadioField"]
+    if shown and not any((f.render_kw or {}).get("autofocus") for f in shown):
+        shown[0].render_kw = {**(shown[0].render_kw or {}), "autofocus": True}
 
 
 def refuse(form, exc: WorkflowError, subject=None) -> int:
@@ -63,8 +72,9 @@ def refuse(form, exc: WorkflowError, subject=None) -> int:
     After a stale page the form carries the version now in force, so that a deliberate retry goes through."""
     if isinstance(exc, workflow.StaleVersion) and subject is not None and "version" in form:
         form.version.data, form.version.raw_data = subject.version, [str(subject.version)]
-    if exc.field and exc.field in form:
-        form[exc.field].errors = [*form[exc.field].errors, exc.message]
+    target = next((f for f in fields(form) if f.name == exc.field), None) if exc.field else None
+    if target is not None:
+        target.errors = [*target.errors, exc.message]
     else:
         form.form_errors.append(exc.message)
     return exc.status_code

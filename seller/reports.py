@@ -16,12 +16,12 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import contains_eager
+from sqlalchemy.orm import contains_eager, selectinload
 
 from . import clock, workflow
 from .db import write_transaction
 from .extensions import db
-from .models import Order, OrderItem, Settings, Shipment, User
+from .models import Order, OrderItem, Settings, Shipment, ShipmentItem, User
 from .models import OrderStatus as S
 from .money import AmountError, parse_amount, to_cents
 
@@ -412,11 +412,12 @@ def _cell(value) -> str:
 
 
 def shipping_confirmations(since: date | None = None, until: date | None = None) -> tuple[str, int]:
-    """Amazon's OrderFulfillment file: one row per item of every shipment in force confirmed (or
-    re-confirmed) on the store days since..until, both included. Returns the text and its row count."""
+    """Amazon's OrderFulfillment file: one row per item of every package in force confirmed (or re-confirmed)
+    on the store days since..until, both included, with the units in that package. Returns the text and its
+    row count."""
     tz = workflow.store_tz()
     query = (select(Shipment).join(Shipment.order).where(Shipment.superseded_at.is_(None))
-             .options(contains_eager(Shipment.order).selectinload(Order.items))
+             .options(contains_eager(Shipment.order), selectinload(Shipment.items).joinedload(ShipmentItem.item))
              .order_by(Shipment.confirmed_at, Shipment.id))
     if since is not None:
         query = query.where(Shipment.confirmed_at >= clock.local_day_start(since, tz))
@@ -424,8 +425,8 @@ def shipping_confirmations(since: date | None = None, until: date | None = None)
         query = query.where(Shipment.confirmed_at < clock.local_day_start(until + timedelta(days=1), tz))
     lines = [EXPORT_FIRST_LINE, "\t".join(EXPORT_HEADER)]
     for shipment in db.session.scalars(query):
-        for item in shipment.order.items:
+        for line in shipment.items:
             lines.append("\t".join(_cell(v) for v in (
-                shipment.order.order_id, item.order_item_id, item.quantity, shipment.ship_date.isoformat(),
+                shipment.order.order_id, line.item.order_item_id, line.quantity, shipment.ship_date.isoformat(),
                 shipment.carrier, shipment.carrier_name, shipment.tracking_id, shipment.shipping_service)))
     return "\n".join(lines) + "\n", len(lines) - 2

@@ -15,7 +15,7 @@ from conftest import PASSWORD, add_user, make_order, sign_in
 
 def route_cases(app, order, ret):
     """Every (endpoint, method, url) of the app, filled in with real ids."""
-    values = {"order_id": order.order_id, "return_id": ret.id, "user_id": 1, "filename": "app.css",
+    values = {"order_id": order.order_id, "return_id": ret.id, "user_id": 1, "item_id": 1, "filename": "app.css",
               "metric": next(iter(DEFINITIONS))}
     cases = []
     adapter = app.url_map.bind("localhost")

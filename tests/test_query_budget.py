@@ -28,13 +28,17 @@ CEILINGS = {
     "tab Canceled":                   (8, "GET", "/orders?status=Canceled", True),
     "Search orders (order ID)":       (9, "GET", "/orders?q={unshipped}", True),
     "Search orders (buyer name)":     (9, "GET", "/orders?q=Buyer", True),
-    "order page":                     (10, "GET", "/orders/{shipped}", False),
+    "order page":                     (11, "GET", "/orders/{shipped}", False),  # +1: the packages' items (§12)
     "/returns":                       (7, "GET", "/returns", False),
     "/performance":                   (5, "GET", "/performance", False),
     "/settings":                      (3, "GET", "/settings", False),
-    "Confirm shipment (htmx)":        (15, "POST", "/orders/{unshipped}/ship", True),
-    "Confirm shipment (no JS)":       (11, "POST", "/orders/{unshipped}/ship", False),
-    "Cancel order (htmx)":            (14, "POST", "/orders/{unshipped}/cancel", True),
+    # Packages (§12), +5: the order's packages and items (what is left to ship), the items they hold (one INSERT),
+    # the status once nothing is left (Shipped, or still Unshipped after a partial shipment) and, for the message,
+    # whether something is left.
+    "Confirm shipment (htmx)":        (19, "POST", "/orders/{unshipped}/ship", True),
+    "Confirm shipment (no JS)":       (15, "POST", "/orders/{unshipped}/ship", False),
+    # +3: a partially shipped order cannot be canceled (its packages, asked by the button's check and the verb)
+    "Cancel order (htmx)":            (16, "POST", "/orders/{unshipped}/cancel", True),
     "partial refund (htmx)":          (24, "POST", "/orders/{shipped}/refund", True),
 }
 TRANSACTION_CONTROL = re.compile(r"\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE)\b", re.I)

@@ -287,7 +287,7 @@ def test_buy_through_easypost_ships_the_order_with_the_labels_tracking_id(app, s
                                .order_by(OrderEvent.id.desc())).first()
     assert event.action == "buy_shipping" and event.user_id == staff.id
     assert event.details["cost"] == "5.93" and event.details["provider"] == "EasyPost"
-    assert event.details["tracking_id"] == label.tracking_id and event.details["parcel"]["weight"] == "2"
+    assert event.details["packages"][0]["tracking_id"] == label.tracking_id and event.details["parcel"]["weight"] == "2"
     pdf = client.get(f"/orders/{order.order_id}/label.pdf")
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf" and pdf.data == label.pdf
     assert pdf.headers["Cache-Control"] == "no-store"

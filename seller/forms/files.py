@@ -1,14 +1,26 @@
 """Forms of the report files: the order report upload and the shipping confirmation date range."""
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import DateField
-from wtforms.validators import InputRequired, ValidationError
+from wtforms import DateField, HiddenField
+from wtforms.validators import DataRequired, InputRequired, ValidationError
+
+from ..i18n import _l
 
 from .common import store_day
 
 
 class ImportForm(FlaskForm):
     report = FileField("Order report", validators=[FileRequired("Choose the order report file to upload.")])
+
+
+class TrackingForm(FlaskForm):
+    """Upload tracking: the file, previewed first."""
+    tracking_file = FileField(_l("Tracking file"), validators=[FileRequired(_l("Choose the tracking file to upload."))])
+
+
+class ConfirmTrackingForm(FlaskForm):
+    """Confirm shipments: the previewed file comes back (base64), read and checked again."""
+    content = HiddenField(validators=[DataRequired(_l("Upload the tracking file again."))])
 
 
 class ExportForm(FlaskForm):

@@ -1,11 +1,18 @@
 """Manage Orders forms: the list's filters (GET), Confirm/Edit shipment and Cancel order (POST)."""
+from __future__ import annotations
+
 import json
+import re
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, Form, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import (
+    DateField, Field, FieldList, Form, FormField, IntegerField, SelectField, StringField, TextAreaField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, DataRequired, Length, NumberRange, Optional, ValidationError
-from wtforms.widgets import HiddenInput
+from wtforms.widgets import HiddenInput, TextInput
+
+from ..i18n import _l
 
 from ..models import OrderStatus
 from ..workflow import CANCEL_REASONS, CARRIERS, TRACKING_FORMATS
@@ -55,20 +62,64 @@ class FilterForm(Form):
 FORMATS = json.dumps({carrier: pattern.pattern for carrier, pattern in TRACKING_FORMATS.items()})
 
 
-class ShipmentForm(FlaskForm):
-    """Confirm shipment and Edit shipment (contract §5), Tracking ID first for a scanner: with no carrier
-    chosen, the one whose format the tracking ID has (else the carrier this user used last)."""
-    tracking_id = StringField("Tracking ID", filters=[_strip], validators=[Length(max=100)],
-                              render_kw={"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false",
-                                         "autofocus": True, "data-carrier-formats": FORMATS})
-    carrier = SelectField("Carrier", choices=choices(CARRIERS, "From the tracking ID"),
-                          validators=[AnyOf(["", *CARRIERS], message="Choose a carrier from the list.")],
+MAX_PACKAGES = 20
+_TRACKING = {"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false",
+             "data-carrier-formats": FORMATS}
+
+
+class QuantityField(Field):
+    """Units of an item in a package: plain digits (no 1e3, +2, 2_0, non-ASCII digits); empty is 0. Not sent at
+    all: None (the form said nothing about quantities: everything left goes in the first package)."""
+    widget = TextInput()
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        kwargs.setdefault("render_kw", {"inputmode": "numeric", "autocomplete": "off", "class": "qty"})
+        super().__init__(label, validators, **kwargs)
+
+    def process_formdata(self, valuelist):
+        if not valuelist:
+            self.data = None
+            return
+        self.raw = valuelist[0].strip()
+        self.data = 0
+        if self.raw and not re.fullmatch(r"[0-9]{1,4}", self.raw, re.ASCII):
+            raise ValueError(_l("Enter a whole number of units, like 2."))
+        self.data = int(self.raw or 0)
+
+    def _value(self):
+        raw = getattr(self, "raw", None)
+        return raw if raw is not None else ("" if self.data is None else str(self.data))
+
+
+class PackageForm(Form):
+    """One package: the carrier, service and tracking ID (`ShipmentForm.for_items` adds a Quantity per item)."""
+    tracking_id = StringField(_l("Tracking ID"), filters=[_strip], validators=[Length(max=100)], render_kw=_TRACKING)
+    carrier = SelectField(_l("Carrier"), choices=choices(CARRIERS, _l("From the tracking ID")),
+                          validators=[AnyOf(["", *CARRIERS], message=_l("Choose a carrier from the list."))],
                           validate_choice=False)
-    carrier_name = StringField("Carrier name", filters=[_strip], validators=[Length(max=100)])
-    shipping_service = StringField("Shipping service", filters=[_strip], validators=[Length(max=100)])
-    ship_date = DateField("Ship date", validators=[DataRequired(message="Enter the ship date.")])
-    note = TextAreaField("Seller note", filters=[_strip], validators=[Length(max=1000)], render_kw={"rows": 2})
+    carrier_name = StringField(_l("Carrier name"), filters=[_strip], validators=[Length(max=100)])
+    shipping_service = StringField(_l("Shipping service"), filters=[_strip], validators=[Length(max=100)])
+
+
+class ShipmentForm(FlaskForm, PackageForm):
+    """Confirm shipment and Edit shipment (contract §5, §12): the first package's fields are the form's own, the
+    others' come in `packages` (Add package); Tracking ID first for a scanner: with no carrier chosen, the one
+    whose format the tracking ID has (else the carrier this user used last)."""
+    tracking_id = StringField(_l("Tracking ID"), filters=[_strip], validators=[Length(max=100)],
+                              render_kw={**_TRACKING, "autofocus": True})
+    packages = FieldList(FormField(PackageForm), max_entries=MAX_PACKAGES - 1)
+    ship_date = DateField(_l("Ship date"), validators=[DataRequired(message=_l("Enter the ship date."))])
+    note = TextAreaField(_l("Seller note"), filters=[_strip], validators=[Length(max=1000)], render_kw={"rows": 2})
+    confirmation = IntegerField(widget=HiddenInput(), validators=[Optional()])  # Edit shipment: which one
     version = VersionField()
+
+    @classmethod
+    def for_items(cls, item_ids) -> type[ShipmentForm]:
+        """This form with a Quantity (`qty_<OrderItem.id>`) per item in every package."""
+        quantities = {f"qty_{i}": QuantityField(_l("Quantity")) for i in item_ids}
+        package = type("ItemsPackageForm", (PackageForm,), dict(quantities))
+        return type("ItemsShipmentForm", (cls,), {**quantities, "packages": FieldList(
+            FormField(package), max_entries=MAX_PACKAGES - 1)})
 
 
 class CancelForm(FlaskForm):

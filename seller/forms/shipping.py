@@ -24,6 +24,10 @@ class MeasureField(Field):
         kwargs.setdefault("render_kw", {"inputmode": "decimal", "autocomplete": "off"})
         super().__init__(label, validators, **kwargs)
 
+    def process_data(self, value):
+        """A value kept as text (Settings' parcel preset) is a number here too."""
+        self.data = (Decimal(value) if _MEASURE.fullmatch(value) else None) if isinstance(value, str) else value
+
     def process_formdata(self, valuelist):
         self.raw = (valuelist[0] if valuelist else "").strip()
         self.data = None

@@ -1,11 +1,16 @@
-"""Order report import and shipping confirmation export (contract §8), over `seller.reports`."""
+"""Order report import and shipping confirmation export (contract §8), over `seller.reports`; Upload tracking
+(§12), over `seller.tracking`."""
+import base64
+import binascii
+
 from flask import Response, render_template, request
 from flask_login import current_user
 
-from .. import clock, reports, workflow
+from .. import clock, reports, tracking, workflow
 from ..auth import requires
-from ..forms.files import ExportForm, ImportForm
+from ..forms.files import ConfirmTrackingForm, ExportForm, ImportForm, TrackingForm
 from ..htmx import is_partial
+from ..i18n import _
 from ..models import Settings
 from . import bp
 
@@ -21,6 +26,36 @@ def import_orders():
     status = 422 if form.errors or (result and not result.ok) else 200
     template = "orders/_import.html" if is_partial() else "orders/import.html"
     return render_template(template, form=form, result=result), status
+
+
+@bp.route("/upload-tracking", methods=["GET", "POST"])
+@requires("upload_tracking")
+def upload_tracking():
+    """Upload tracking: the file is previewed order by order (nothing written); Confirm shipments sends it back
+    and each order that will ship is confirmed on its own (`seller.tracking`). htmx: the section alone."""
+    form, confirm_form, plan = TrackingForm(), None, None
+    if "content" in request.form:
+        confirm_form = ConfirmTrackingForm()
+        data = _decoded(confirm_form.content.data) if confirm_form.validate_on_submit() else None
+        if data is None:
+            form.form_errors.append(_("This preview is out of date. Upload the tracking file again."))
+        else:
+            plan, confirm_form = tracking.confirm(data, current_user._get_current_object()), None
+    elif form.validate_on_submit():
+        data = form.tracking_file.data.read()
+        plan = tracking.preview(data)
+        if plan.to_ship:
+            confirm_form = ConfirmTrackingForm(content=base64.b64encode(data).decode())
+    status = 422 if form.errors or form.form_errors or (plan and plan.error) else 200
+    template = "orders/_upload_tracking.html" if is_partial() else "orders/upload_tracking.html"
+    return render_template(template, form=form, confirm_form=confirm_form, plan=plan, tracking=tracking), status
+
+
+def _decoded(content: str) -> bytes | None:
+    try:
+        return base64.b64decode(content, validate=True)
+    except (binascii.Error, ValueError):
+        return None
 
 
 @bp.get("/export")

@@ -48,7 +48,7 @@ LABELS = {
     "all_units_checked": _l("All items checked"), "confirm_anyway": _l("Confirm anyway"),
     "unchecked": _l("Units not checked"),
 }
-HIDDEN = {"tracking_valid", "refund_id", "message_id", "label_id", "shipment_id"}
+HIDDEN = {"tracking_valid", "refund_id", "message_id", "label_id", "shipment_id", "confirmation", "packages"}
 NOT_IF_ZERO = {"return_concession", "other_concession"}
 MONEY = {"total", "return_concession", "other_concession", "cost"}
 WORDS = {"refund_timing": {"now": _l("now"), "after_receipt": _l("after the item is received")},
@@ -96,6 +96,20 @@ def _parcel(p: dict) -> str:
     return f"{p.get('weight', '?')} {p.get('weight_unit', '')} · {size} in".replace("  ", " ")
 
 
+def _package(p: dict) -> str:
+    """'UPS 1Z… shipped Nov 02, 2026 · Ground · MUG-1 × 2' (a package, or before packages a whole shipment)."""
+    carrier = p.get("carrier_name") or p.get("carrier", "")
+    items = p.get("items")
+    return " · ".join(filter(None, [
+        " ".join(filter(None, [carrier, p.get("tracking_id"), _("shipped"), _day(p.get("ship_date"))])),
+        p.get("shipping_service"),
+        _text("items", items, "") if isinstance(items, list) else ""]))
+
+
+def _is_package_list(value) -> bool:
+    return isinstance(value, list) and all(isinstance(p, dict) for p in value)
+
+
 def _text(key: str, value, currency: str) -> str:
     if isinstance(value, bool):
         return _("yes") if value else _("no")
@@ -106,8 +120,9 @@ def _text(key: str, value, currency: str) -> str:
     if key == "parcel" and isinstance(value, dict):
         return _parcel(value)
     if key == "previous" and isinstance(value, dict):
-        carrier = value.get("carrier_name") or value.get("carrier", "")
-        return " ".join(filter(None, [carrier, value.get("tracking_id"), _("shipped"), _day(value.get("ship_date"))]))
+        return _package(value)
+    if key == "previous" and _is_package_list(value):
+        return "; ".join(_package(p) for p in value)
     if key == "lines" and isinstance(value, list) and all(isinstance(line, dict) for line in value):
         return "; ".join(_("%(sku)s: item %(item)s, shipping %(shipping)s", sku=line.get("sku"),
                            item=_money(line.get("item"), currency), shipping=_money(line.get("shipping"), currency))
@@ -143,6 +158,14 @@ def event_details(event: OrderEvent) -> list[tuple[str, str]]:
             continue
         shown.append((str(LABELS.get(key) or key.replace("_", " ").capitalize()),
                       _text(key, value, event.order.currency)))
-    if details.get("tracking_valid") is False:
-        shown.append((_("Warning"), _("the tracking ID does not match the carrier's format")))
+    packages = details.get("packages")
+    if _is_package_list(packages):  # one line per package
+        for n, package in enumerate(packages, 1):
+            shown.append((_("Package %(number)d", number=n) if len(packages) > 1 else _("Package"),
+                          _package(package)))
+    else:
+        packages = [details]
+    for package in packages:
+        if package.get("tracking_valid") is False:
+            shown.append((_("Warning"), _("the tracking ID does not match the carrier's format")))
     return shown

@@ -1,5 +1,7 @@
 """Manage Orders: the list, the order page, and the shipping actions Confirm, Edit and Cancel."""
+import re
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 
 from flask import current_app, render_template, request, session
 from flask_babel import get_locale
@@ -13,11 +15,11 @@ from .. import clock, listing, metrics, panels, workflow
 from ..auth import requires
 from ..db import data_version
 from ..extensions import db
-from ..forms.orders import SERVICE_LEVELS, CancelForm, ShipmentForm
+from ..forms.orders import MAX_PACKAGES, SERVICE_LEVELS, CancelForm, ShipmentForm
 from ..htmx import is_partial
 from ..i18n import _
 from ..lookup import get_order
-from ..models import Message, Order, OrderEvent, OrderStatus, Refund, ReturnRequest, Shipment
+from ..models import Message, Order, OrderEvent, OrderStatus, Refund, ReturnRequest, Shipment, units_in
 from . import bp
 from .cache import sections
 
@@ -88,6 +90,7 @@ def detail(order_id):
     """The order page: everything about the order and its History."""
     order = get_order(order_id, selectinload(Order.items),
                       selectinload(Order.shipments).joinedload(Shipment.confirmed_by),
+                      selectinload(Order.shipments).selectinload(Shipment.items),
                       selectinload(Order.refunds).selectinload(Refund.lines),
                       selectinload(Order.returns).selectinload(ReturnRequest.items),
                       selectinload(Order.events).joinedload(OrderEvent.user))
@@ -105,60 +108,131 @@ def row(order_id):
 # ---------------------------------------------------------------- actions
 
 
-def _shipment_input(form: ShipmentForm) -> workflow.ShipmentInput:
-    """The form's shipment; with no carrier chosen and a tracking ID that doesn't name one, this user's last."""
-    tracking = form.tracking_id.data or ""
-    carrier = form.carrier.data or ("" if workflow.carrier_of(tracking) else workflow.last_carrier(current_user))
-    return workflow.ShipmentInput(carrier=carrier or "", tracking_id=tracking,
-                                  ship_date=form.ship_date.data, shipping_service=form.shipping_service.data or "",
-                                  carrier_name=form.carrier_name.data or "", note=form.note.data or "")
+def _package_input(fields, form: ShipmentForm, item_ids: list[int]) -> workflow.ShipmentInput:
+    """One package of the form (`fields`: the form itself for the first, a `packages` entry for the others); with
+    no carrier chosen and a tracking ID that doesn't name one, this user's last carrier. Quantities not sent at
+    all: None (everything left)."""
+    tracking = fields.tracking_id.data or ""
+    carrier = fields.carrier.data or ("" if workflow.carrier_of(tracking) else workflow.last_carrier(current_user))
+    quantities = {i: fields[f"qty_{i}"].data for i in item_ids}
+    return workflow.ShipmentInput(
+        carrier=carrier or "", tracking_id=tracking, ship_date=form.ship_date.data,
+        shipping_service=fields.shipping_service.data or "", carrier_name=fields.carrier_name.data or "",
+        note=form.note.data or "", items=None if all(n is None for n in quantities.values()) else
+        {i: n or 0 for i, n in quantities.items()})
 
 
-def _shipped_message(order: Order, shipment: Shipment, editing: bool) -> tuple[str, str]:
+def _shipped_message(order: Order, shipments: list[Shipment], editing: bool) -> tuple[str, str]:
     if editing:
         parts, category = [_("Shipment re-confirmed for order %(order_id)s.", order_id=order.order_id)], "success"
     else:
         parts, category = [_("Shipment confirmed for order %(order_id)s.", order_id=order.order_id)], "success"
-        if shipment.late:
+        if shipments[0].late:
             parts.append(_("It was confirmed after its Ship by date and counts as a late shipment."))
             category = "warning"
-    if not shipment.tracking_valid:
-        parts.append(_("Check the tracking ID: “%(tracking_id)s” does not look like a %(carrier)s tracking ID.",
-                       tracking_id=shipment.tracking_id, carrier=shipment.carrier_name or shipment.carrier)
-                     if shipment.tracking_id else _("No tracking ID was given: buyers cannot follow the parcel."))
-        category = "warning"
+    if order.status == OrderStatus.UNSHIPPED:  # a partial shipment (its packages are read only then)
+        parts.append(_("Left to ship: %(items)s. Confirm shipment for the rest when it ships.",
+                       items=", ".join(f"{item.sku} × {left}" for item, left in order.left_to_ship)))
+    for shipment in shipments:
+        if not shipment.tracking_valid:
+            parts.append(_("Check the tracking ID: “%(tracking_id)s” does not look like a %(carrier)s tracking ID.",
+                           tracking_id=shipment.tracking_id, carrier=shipment.carrier_name or shipment.carrier)
+                         if shipment.tracking_id else
+                         _("No tracking ID was given: buyers cannot follow the parcel."))
+            category = "warning"
     return " ".join(parts), category
 
 
+def _package_values(package: Shipment | None, lines, **values) -> SimpleNamespace:
+    """A package's fields as a form shows them: from a package in force, or (None) a new one."""
+    held = {line.order_item_id: line.quantity for line in package.items} if package else {}
+    fields = {name: getattr(package, name, "") for name in ("tracking_id", "carrier", "carrier_name",
+                                                             "shipping_service")}
+    return SimpleNamespace(**{**fields, **{f"qty_{item.id}": held.get(item.id, 0) for item, _n in lines}, **values})
+
+
+def _lines(order: Order, number: int | None) -> tuple[list[Shipment], list]:
+    """Edit shipment (`number`: a confirmation, default the last): its packages and the units they hold per item;
+    Confirm shipment (None): no packages, and the units left to ship."""
+    if number is None:
+        return [], order.left_to_ship
+    packages = [p for p in order.packages if p.confirmation == (number or max(p.confirmation for p in order.packages))]
+    held = units_in(packages)
+    return packages, [(item, held[item.id]) for item in order.items if item.id in held]
+
+
+_POSTED_QUANTITY = re.compile(r"(?:packages-\d+-)?qty_(\d{1,18})")
+
+
 def _ship_action(order_id: str, action: str):
+    """Confirm shipment (the units left to ship) or Edit shipment (one confirmation's packages, `confirmation`,
+    default the last). Add package / Remove package answer with the form again, one package more or less."""
     order = get_order(order_id)
     editing = action == "edit_shipment"
     if refused := panels.check(order, action, current_user):
         return refused
     title = workflow.action(action, order).label
-    if request.method == "GET":  # Edit shipment starts from the shipment in force; Confirm from today
-        form = ShipmentForm(formdata=None, obj=order.shipment if editing else None, version=order.version,
-                            ship_date=clock.local_today(workflow.store_tz()),
-                            shipping_service=None if editing else order.ship_service_level)
-        return _ship_form(order, form, title, editing)
-    form = ShipmentForm()
-    if not form.validate():
-        return _ship_form(order, form, title, editing, 422)
-    verb = workflow.edit_shipment if editing else workflow.confirm_shipment
-    try:
-        shipment = verb(order, current_user, _shipment_input(form), expected_version=form.version.data)
-    except workflow.WorkflowError as exc:
-        return _ship_form(order, form, title, editing, panels.refuse(form, exc, order))
-    return panels.done(order, *_shipped_message(order, shipment, editing))
+    number = (request.values.get("confirmation", type=int) or 0) if editing else None
+    if request.method == "GET":
+        packages, lines = _lines(order, number)
+        first = _package_values(packages[0] if packages else None, lines)
+        if not editing:
+            first.shipping_service = order.ship_service_level
+            for item, left in lines:
+                setattr(first, f"qty_{item.id}", left)
+        form = ShipmentForm.for_items([item.id for item, _n in lines])(
+            formdata=None, obj=first, version=order.version, confirmation=packages[0].confirmation if packages else None,
+            ship_date=packages[0].ship_date if packages else clock.local_today(workflow.store_tz()),
+            note=packages[0].note if packages else "", packages=[_package_values(p, lines) for p in packages[1:]])
+        return _ship_form(order, form, title, editing, lines)
+    # The items the form names (it is read again with the order's own when it comes back).
+    item_ids = sorted({int(m[1]) for key in request.form if (m := _POSTED_QUANTITY.fullmatch(key))})
+    form, refusal = ShipmentForm.for_items(item_ids)(), None
+    if not request.form.keys() & {"add_package", "remove_package"} and form.validate():
+        given = [_package_input(fields, form, item_ids) for fields in [form, *form.packages]]
+        try:
+            if editing:
+                shipments = workflow.edit_shipment(order, current_user, given, confirmation=form.confirmation.data,
+                                                   expected_version=form.version.data)
+            else:
+                shipments = workflow.confirm_shipment(order, current_user, given, expected_version=form.version.data)
+        except workflow.WorkflowError as exc:
+            refusal = exc
+        else:
+            return panels.done(order, *_shipped_message(order, shipments, editing))
+    _packages, lines = _lines(order, number)
+    form = ShipmentForm.for_items([item.id for item, _n in lines])()
+    if refusal is not None:
+        form.validate()
+        return _ship_form(order, form, title, editing, lines, panels.refuse(form, refusal, order))
+    if request.form.keys() & {"add_package", "remove_package"}:
+        return _ship_form(order, _add_or_remove(form, lines), title, editing, lines)
+    form.validate()
+    return _ship_form(order, form, title, editing, lines, 422)
 
 
-def _ship_form(order: Order, form: ShipmentForm, title: str, editing: bool, status: int = 200):
+def _add_or_remove(form: ShipmentForm, lines) -> ShipmentForm:
+    """Add package: one more, with the first package's carrier and service and no units; Remove package: that
+    one goes. Nothing is checked yet."""
+    if "add_package" in request.form:
+        if len(form.packages) + 1 >= MAX_PACKAGES:
+            form.form_errors.append(_("At most %(count)d packages in one shipment.", count=MAX_PACKAGES))
+        else:
+            form.packages.append_entry(_package_values(None, lines, carrier=form.carrier.data,
+                                                       shipping_service=form.shipping_service.data))
+    else:
+        form.packages.entries = [e for e in form.packages.entries if e.name != request.form["remove_package"]]
+    return form
+
+
+def _ship_form(order: Order, form: ShipmentForm, title: str, editing: bool, lines, status: int = 200):
     """The Confirm/Edit shipment form; its "From the tracking ID" choice names the fallback carrier."""
     if last := workflow.last_carrier(current_user):
-        form.carrier.choices = [SelectChoice("", _("From the tracking ID, else %(carrier)s", carrier=last)),
-                                *form.carrier.choices[1:]]
+        fallback = SelectChoice("", _("From the tracking ID, else %(carrier)s", carrier=last))
+        for fields in [form, *form.packages]:
+            fields.carrier.choices = [fallback, *fields.carrier.choices[1:]]
     return panels.form_response("orders/_ship_form.html", order, title=title, form=form, editing=editing,
-                                status=status)
+                                lines=lines, status=status)
 
 
 @bp.route("/<order_id>/ship", methods=["GET", "POST"])

@@ -11,7 +11,7 @@ from .. import clock, workflow
 from ..auth import requires
 from ..errors import error_response
 from ..extensions import db
-from ..models import Order, OrderStatus, Settings
+from ..models import Order, OrderStatus, Settings, Shipment
 from . import bp
 from ..lookup import get_order
 from ..search import filtered_orders
@@ -55,17 +55,17 @@ def _chosen(what: str, limit: int, unit: str):
     `scope=unshipped` and none selected, every Unshipped order of the list's filter (its arguments in the URL).
     Returns the orders, or an error answer."""
     order_ids = list(dict.fromkeys(i.strip() for i in request.form.getlist("order_ids") if i.strip()))
-    with_items = selectinload(Order.items)
+    with_items = (selectinload(Order.items), selectinload(Order.shipments).selectinload(Shipment.items))
     if order_ids:
         found = {o.order_id: o for o in db.session.scalars(
-            select(Order).where(Order.order_id.in_(order_ids)).options(with_items))}
+            select(Order).where(Order.order_id.in_(order_ids)).options(*with_items))}
         missing = [i for i in order_ids if i not in found]
         if missing:
             return error_response(404, f"No order {', '.join(missing[:10])}.")
         orders = [found[i] for i in order_ids]
     elif request.form.get("scope") == "unshipped":
         orders = list(db.session.scalars(filtered_orders(request.values, OrderStatus.UNSHIPPED.value)
-                                         .options(with_items)))
+                                         .options(*with_items)))
     else:
         return error_response(422, f"Select the orders whose {what} you want to print.")
     if not orders:
@@ -98,14 +98,14 @@ def packing_slips():
 
 
 def pick_lines(orders: list[Order]) -> list[dict]:
-    """One line per SKU over `orders`: SKU, product name (the first order's), total quantity, number of orders;
-    sorted by SKU."""
+    """One line per SKU over `orders`: SKU, product name (the first order's), total quantity (of a partially shipped
+    order, what is left to ship), number of orders; sorted by SKU."""
     lines: dict[str, dict] = {}
     for order in orders:
-        for item in order.items:
+        for item, quantity in order.slip_lines:
             line = lines.setdefault(item.sku, {"sku": item.sku, "product_name": item.product_name, "quantity": 0,
                                                "orders": set()})
-            line["quantity"] += item.quantity
+            line["quantity"] += quantity
             line["orders"].add(order.id)
     return [{**line, "orders": len(line["orders"])} for _sku, line in sorted(lines.items())]
 

@@ -93,7 +93,8 @@
   // from the same formats when the form is sent). A carrier picked by hand stays.
   document.addEventListener("input", function (e) {
     var field = e.target.closest && e.target.closest("[data-carrier-formats]");
-    var select = field && field.form && field.form.elements.carrier;
+    var box = field && field.closest("fieldset.package");  // a package's own Carrier (Confirm shipment)
+    var select = box ? box.querySelector("select[name$=carrier]") : field && field.form && field.form.elements.carrier;
     if (!select || select.dataset.chosen) return;
     var formats = JSON.parse(field.getAttribute("data-carrier-formats"));
     var id = field.value.replace(/[\s-]+/g, "").toUpperCase();
@@ -101,7 +102,7 @@
     select.value = found.length === 1 ? found[0] : "";
   });
   document.addEventListener("change", function (e) {
-    if (e.target.name === "carrier") e.target.dataset.chosen = "1";
+    if (/(^|-)carrier$/.test(e.target.name)) e.target.dataset.chosen = "1";
   });
 
   // A plain (non-htmx) form marked data-submit-once sends one submission: a double click on
@@ -169,14 +170,26 @@
   document.addEventListener("DOMContentLoaded", function () { packed(document.getElementById("pack")); });
   document.addEventListener("htmx:afterSettle", function () { packed(document.getElementById("pack")); });
 
-  // Uploads (order reports): a <progress> in the form shows how much of the file has been sent.
+  // Uploads (order reports, tracking files): a <progress> in the form shows how much of the file has been sent,
+  // then (no figure: the server is at work) what is being done. Its words come from the page (data-sending,
+  // data-working), in the page's language. A form sent without upload figures (Confirm shipments) shows the same.
+  function working(box) {
+    var bar = box.querySelector("progress");
+    box.hidden = false;
+    bar.removeAttribute("value");  // indeterminate: the server is at work
+    box.querySelector(".upload-status").textContent = box.dataset.working || "Uploaded. Checking and importing the orders…";
+  }
   document.addEventListener("htmx:xhr:progress", function (e) {
     var box = e.target.querySelector && e.target.querySelector("[data-upload-progress]");
     if (!box || !e.detail.lengthComputable || !e.detail.total) return;
     var bar = box.querySelector("progress"), done = Math.round(e.detail.loaded / e.detail.total * 100);
+    if (done >= 100) { working(box); return; }
     box.hidden = false;
     bar.value = Math.max(bar.value, done);
-    box.querySelector(".upload-status").textContent = bar.value < 100 ? "Uploading… " + bar.value + " %"
-      : "Uploaded. Checking and importing the orders…";
+    box.querySelector(".upload-status").textContent = (box.dataset.sending || "Uploading…") + " " + bar.value + " %";
+  });
+  document.addEventListener("htmx:beforeRequest", function (e) {
+    var box = e.target.querySelector && e.target.querySelector("[data-upload-progress][data-working]");
+    if (box && !e.target.querySelector("input[type=file]")) working(box);
   });
 })();

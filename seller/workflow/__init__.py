@@ -33,5 +33,6 @@ from .rules import (
 from .store import save_amazon_connection, save_settings
 from . import packing
 from .shipping import (
-    ShipmentInput, cancel_order, check_packing_slips, confirm_shipment, edit_shipment, last_carrier, record_packing_slips,
+    ShipmentInput, cancel_order, check_packages, check_packing_slips, confirm_shipment, edit_shipment, last_carrier,
+    package_field, record_packing_slips,
 )

@@ -33,6 +33,18 @@ def awaiting_item(ret: ReturnRequest) -> str | None:
     return None
 
 
+def _has_packages(order: Order) -> str | None:
+    return None if order.packages else _("Order %(order_id)s is %(status)s and nothing of it has shipped yet: "
+                                         "Edit shipment is not possible.", order_id=order.order_id,
+                                         status=order.status)
+
+
+def partly_shipped(order: Order) -> str | None:
+    """Cancel order: a partially shipped order has parcels on their way (Amazon cancels only whole orders here)."""
+    return _("Part of order %(order_id)s has shipped: it cannot be canceled. Confirm shipment for the rest.",
+             order_id=order.order_id) if order.packages else None
+
+
 def _has_label(order: Order) -> str | None:
     return None if order.has_label else _("No label was bought for this order.")
 
@@ -62,8 +74,8 @@ _ALL = [
     Action("print_packing_slip", _l("Print packing slip"), "orders.packing_slip", "order", staff=True, opens="pdf"),
     Action("confirm_shipment", _l("Confirm shipment"), "orders.ship", "order", staff=True, style="primary"),
     Action("buy_shipping", _l("Buy shipping"), "shipping.buy", "order", staff=True),
-    Action("cancel_order", _l("Cancel order"), "orders.cancel", "order", style="danger"),
-    Action("edit_shipment", _l("Edit shipment"), "orders.edit_shipment", "order", staff=True),
+    Action("cancel_order", _l("Cancel order"), "orders.cancel", "order", style="danger", check=partly_shipped),
+    Action("edit_shipment", _l("Edit shipment"), "orders.edit_shipment", "order", staff=True, check=_has_packages),
     Action("print_label", _l("Print label"), "shipping.label", "order", staff=True, opens="pdf", check=_has_label),
     Action("refund", _l("Refund order"), "refunds.order", "order", check=_refundable),
     Action("create_return", _l("Create return request"), "returns.create", "order", shown=frozenset({"page"})),
@@ -76,6 +88,7 @@ _ALL = [
     Action("contact_buyer", _l("Contact buyer"), "contact.about_return", "return", staff=True),
     Action("import_orders", _l("Import orders"), "orders.import_orders", opens="link"),
     Action("export_shipments", _l("Export shipments"), "orders.export_shipments", staff=True, opens="link"),
+    Action("upload_tracking", _l("Upload tracking"), "orders.upload_tracking", staff=True, opens="link"),
     Action("settings", _l("Settings"), "settings.index", opens="link"),
     Action("pack", _l("Pack & ship"), "pack.index", staff=True, opens="link"),
     Action("print_pick_list", _l("Print pick list"), "orders.pick_list", staff=True, opens="pdf"),

@@ -14,7 +14,7 @@ from ..money import to_cents
 from .core import _guard, _refused, store_tz
 from .errors import InvalidInput, InvalidTransition, PurchaseInProgress
 from .rules import CARRIERS, ORDER_ACTIONS, normalize_tracking
-from .shipping import ShipmentInput, _ship
+from .shipping import ShipmentInput, _confirm
 
 LABEL_DAYS_AHEAD = 3  # a label may carry a ship date up to this many days after today
 LABEL_CLAIM_TTL = timedelta(minutes=2)  # a purchase unfinished after this was abandoned (its worker died)
@@ -79,7 +79,8 @@ def release_label_claim(order: Order, idempotency_key: str) -> None:
 def buy_shipping(order: Order, user: User | None, purchase, idempotency_key: str, *, provider: str,
                  ship_date: date, parcel: dict | None = None, now: datetime | None = None,
                  expected_version: int | None = None, **details) -> tuple[Label, bool]:
-    """Unshipped -> Shipped with a bought label. Returns (label, replayed).
+    """A label bought for what is left to ship: one package, confirmed (the order becomes Shipped). Returns
+    (label, replayed).
 
     A shipment confirmation (the late rule applies) with the label's carrier, service and tracking ID;
     the history records the purchase, its cost and who bought it; the label PDF is kept in the database.
@@ -96,8 +97,8 @@ def buy_shipping(order: Order, user: User | None, purchase, idempotency_key: str
             label = _label(order, idempotency_key)
             if label is not None and label.shipment_id is not None:
                 return label, True
-            shipment = _ship(order, user, data, "buy_shipping", now, expected_version, provider=provider,
-                             cost=str(purchase.cost), parcel=parcel or {}, **details)
+            shipment = _confirm(order, user, data, "buy_shipping", now, expected_version, provider=provider,
+                                cost=str(purchase.cost), parcel=parcel or {}, **details)
             label = label or Label(order_id=order.id, idempotency_key=idempotency_key)
             label.shipment_id, label.provider = shipment.id, provider
             label.provider_shipment_id = purchase.provider_shipment_id[:100]

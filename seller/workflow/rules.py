@@ -44,7 +44,7 @@ TRACKING_FORMATS = {
 ORDER_ACTIONS: dict[str, tuple[frozenset[str], str | None]] = {
     "confirm_shipment": (frozenset({S.UNSHIPPED}), S.SHIPPED),
     "buy_shipping": (frozenset({S.UNSHIPPED}), S.SHIPPED),
-    "edit_shipment": (frozenset({S.SHIPPED}), S.SHIPPED),
+    "edit_shipment": (frozenset({S.UNSHIPPED, S.SHIPPED}), None),  # Unshipped: a partial shipment's packages
     "cancel_order": (frozenset({S.UNSHIPPED}), S.CANCELED),
     "refund": (frozenset({S.SHIPPED}), S.SHIPPED),
     "create_return": (frozenset({S.SHIPPED}), S.SHIPPED),

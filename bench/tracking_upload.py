@@ -1,0 +1,110 @@
+"""Upload tracking at 100,000 orders on SQLite: a 5,000-line tracking file, previewed then confirmed.
+
+    uv run python bench/tracking_upload.py [--orders 100000] [--lines 5000]
+
+Seeds a temporary SQLite file as bench/orders_list.py does (bulk inserts), writes a CSV tracking file of
+`--lines` lines — Unshipped orders (some with two lines: two packages), orders already shipped with that tracking
+ID (unchanged), unknown orders and bad dates (refused) — and posts it to Upload tracking through the test
+client, signed in as staff: the preview, then Confirm shipments, then the same file again. Prints the server
+time of each (targets: preview ≤ 5 s, confirm ≤ 30 s), the outcome counts and the SQL statements.
+"""
+import argparse
+import io
+import random
+import re
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from sqlalchemy import func, select  # noqa: E402
+
+from orders_list import QueryCounter, seed  # noqa: E402
+from seller import clock, create_app, workflow  # noqa: E402
+from seller.extensions import db  # noqa: E402
+from seller.models import Order, OrderItem, Shipment, User  # noqa: E402
+
+PREVIEW_TARGET, CONFIRM_TARGET = 5.0, 30.0
+
+
+def tracking_file(n_lines: int, rng: random.Random) -> tuple[bytes, dict]:
+    units = dict(db.session.execute(select(OrderItem.order_id, func.sum(OrderItem.quantity))
+                                    .group_by(OrderItem.order_id)).all())
+    unshipped = db.session.execute(select(Order.id, Order.order_id).where(Order.status == "Unshipped")).all()
+    shipped = db.session.execute(select(Order.order_id, Shipment.tracking_id).join(Shipment)
+                                 .where(Order.status == "Shipped").limit(n_lines // 10)).all()
+    day = clock.local_today(workflow.store_tz()).isoformat()
+    lines, counts = ["order-id,carrier,tracking-number,ship-date,shipping-service"], {"orders": 0, "two": 0}
+    for n, (pk, order_id) in enumerate(unshipped):
+        if len(lines) - 1 >= n_lines * 8 // 10:
+            break
+        lines.append(f"{order_id},USPS,9400{n:018d},{day},Ground Advantage")
+        counts["orders"] += 1
+        if units[pk] > 1 and rng.random() < 0.15:  # a second package
+            lines.append(f"{order_id},UPS,1ZB{n:015d},{day},Ground")
+            counts["two"] += 1
+    for order_id, tracking_id in shipped:
+        lines.append(f"{order_id},UPS,{tracking_id},{day},Ground")
+    while len(lines) - 1 < n_lines:
+        n = len(lines)
+        lines.append(f"999-{n:07d}-0000000,UPS,1ZX{n:015d},{day}," if n % 2 else
+                     f"{unshipped[-1][1]},UPS,1ZY{n:015d},not-a-date,")
+    return ("\n".join(lines) + "\n").encode(), counts
+
+
+def timed(client, data: dict) -> tuple[float, str]:
+    start = time.perf_counter()
+    response = client.post("/orders/upload-tracking", data=data, headers={"HX-Request": "true"},
+                           content_type="multipart/form-data")
+    elapsed = time.perf_counter() - start
+    assert response.status_code == 200, response.get_data(as_text=True)[:500]
+    return elapsed, response.get_data(as_text=True)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--orders", type=int, default=100_000)
+    parser.add_argument("--lines", type=int, default=5_000)
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="tracking-bench-"))
+    try:
+        app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'bench.db'}", "SECRET_KEY": "bench",
+                          "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": False})
+        with app.app_context():
+            db.create_all()
+            start = time.perf_counter()
+            seed(args.orders)
+            staff = User(email="staff@example.com", role="staff", password_hash="x")
+            db.session.add(staff)
+            db.session.commit()
+            print(f"seeded {args.orders:,} orders in {time.perf_counter() - start:.1f} s")
+            data, counts = tracking_file(args.lines, random.Random(7))
+            print(f"file: {args.lines:,} lines, {len(data) / 1024:.0f} KiB; {counts['orders']:,} Unshipped orders, "
+                  f"{counts['two']:,} of them with a second package")
+            client = app.test_client()
+            with client.session_transaction() as session:
+                session["_user_id"], session["_fresh"] = staff.get_id(), True
+            queries = QueryCounter(db.engine)
+            preview_s, html = timed(client, {"tracking_file": (io.BytesIO(data), "tracking.csv")})
+            preview_q = queries.count
+            print(f"preview: {preview_s:.2f} s (target ≤ {PREVIEW_TARGET:.0f} s), {preview_q:,} SQL statements, "
+                  f"{len(html) / 1024:.0f} KiB answer — {re.search(r'<h2>(.*?)</h2>', html)[1]}")
+            content = re.search(r'name="content" type="hidden" value="([^"]+)"', html)[1]
+            confirm_s, html = timed(client, {"content": content})
+            print(f"confirm: {confirm_s:.2f} s (target ≤ {CONFIRM_TARGET:.0f} s), {queries.count - preview_q:,} SQL "
+                  f"statements — {re.search(r'<h2>(.*?)</h2>', html)[1]}")
+            again_s, html = timed(client, {"content": content})
+            print(f"the same file again: {again_s:.2f} s — {re.search(r'<h2>(.*?)</h2>', html)[1]}")
+            ok = preview_s <= PREVIEW_TARGET and confirm_s <= CONFIRM_TARGET
+            print("within targets" if ok else "OVER TARGET")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
