@@ -32,12 +32,12 @@ CEILINGS = {
     "/returns":                       (7, "GET", "/returns", False),
     "/performance":                   (5, "GET", "/performance", False),
     "/settings":                      (3, "GET", "/settings", False),
-    # Packages (§12), +5: the order's packages and items (what is left to ship), the items they hold (one INSERT),
+    # Packages (§12), +4: the order's packages and items (what is left to ship), the items they hold (one INSERT),
     # the status once nothing is left (Shipped, or still Unshipped after a partial shipment) and, for the message,
     # whether something is left.
     "Confirm shipment (htmx)":        (19, "POST", "/orders/{unshipped}/ship", True),
     "Confirm shipment (no JS)":       (15, "POST", "/orders/{unshipped}/ship", False),
-    # +3: a partially shipped order cannot be canceled (its packages, asked by the button's check and the verb)
+    # +2: a partially shipped order cannot be canceled (its packages, asked by the button's check and the verb)
     "Cancel order (htmx)":            (16, "POST", "/orders/{unshipped}/cancel", True),
     "partial refund (htmx)":          (24, "POST", "/orders/{shipped}/refund", True),
 }
