@@ -135,6 +135,8 @@ class Settings(db.Model):
     shipments_exported_at: Mapped[datetime | None] = mapped_column(DateTime, default=None)
     # Authorized return requests with nothing received this many days after authorization close by themselves.
     close_returns_after_days: Mapped[int] = mapped_column(Integer, default=30)
+    # A new refund stays Pending this many hours (Cancel refund undoes it meanwhile); 0: final at once.
+    refund_window_hours: Mapped[int] = mapped_column(Integer, default=2)
 
     @classmethod
     def defaults(cls) -> Settings:
@@ -208,6 +210,8 @@ class Order(db.Model):
     refunded_cents: Mapped[int] = mapped_column(Integer, default=0)  # of paid_cents, concessions apart
     return_concession_cents: Mapped[int] = mapped_column(Integer, default=0)
     other_concession_cents: Mapped[int] = mapped_column(Integer, default=0)
+    # Until when one of its refunds is still Pending (Cancel refund possible): read with the row, no query.
+    refund_pending_until: Mapped[datetime | None] = mapped_column(DateTime)
     late: Mapped[bool] = mapped_column(Boolean, default=False)  # shipment confirmed after ship_by
     shipped_at: Mapped[datetime | None] = mapped_column(DateTime)  # when the shipment was first confirmed
     canceled_at: Mapped[datetime | None] = mapped_column(DateTime)
@@ -439,6 +443,8 @@ class Refund(db.Model):
         CheckConstraint("kind IN ('full', 'partial')", name="kind"),
         CheckConstraint("total_cents > 0", name="total_positive"),
         CheckConstraint("return_concession_cents >= 0 AND other_concession_cents >= 0", name="concessions"),
+        CheckConstraint("status IN ('pending', 'final', 'canceled')", name="status"),
+        Index("ix_refunds_status_final_at", "status", "final_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -455,10 +461,27 @@ class Refund(db.Model):
     total_cents: Mapped[int] = mapped_column(Integer)  # lines + concessions
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=_now)
+    # Pending until `final_at` (the Settings refund window), then final; or canceled within the window.
+    status: Mapped[str] = mapped_column(String(10), default="final", server_default="final")
+    final_at: Mapped[datetime | None] = mapped_column(DateTime)
+    canceled_at: Mapped[datetime | None] = mapped_column(DateTime)
+    canceled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # The return requests this refund completed, with the status each had before (Cancel refund restores it).
+    reverts: Mapped[dict] = mapped_column(JSON, default=dict, server_default="{}")
 
     order: Mapped[Order] = relationship(back_populates="refunds")
     lines: Mapped[list[RefundLine]] = relationship(back_populates="refund", order_by="RefundLine.id")
-    created_by: Mapped[User | None] = relationship()
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+
+    def is_pending(self, now: datetime | None = None) -> bool:
+        """Still within its window: Cancel refund can undo it (past `final_at` it is final, whatever the row says
+        until the worker records it)."""
+        return self.status == "pending" and self.final_at is not None and (now or clock.now()) < self.final_at
+
+    @property
+    def shown_status(self) -> str:
+        """Pending, Final or Canceled, as the order page says it."""
+        return "Canceled" if self.status == "canceled" else "Pending" if self.is_pending() else "Final"
 
 
 class RefundLine(db.Model):

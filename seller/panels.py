@@ -80,6 +80,22 @@ def refuse(form, exc: WorkflowError, subject=None) -> int:
     return exc.status_code
 
 
+def submit(form, subject, verb):
+    """An action's form through its verb: (result, None) when `verb()` went through; else (None, the status to
+    show the form with): 200 first shown (with the version the page is loaded at), 422 invalid, or the refusal's
+    own status with its message next to its field."""
+    if not form.is_submitted():
+        if "version" in form:
+            form.version.data = subject.version
+        return None, 200
+    if not form.validate():
+        return None, 422
+    try:
+        return verb(), None
+    except WorkflowError as exc:
+        return None, refuse(form, exc, subject)
+
+
 def _answer(subject, template_context: dict, status: int = 200):
     rid = row_id(subject)
     if isinstance(subject, Order):

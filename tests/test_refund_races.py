@@ -40,7 +40,8 @@ def component_totals(order: Order) -> dict:
     lines = db.session.execute(
         select(RefundLine.order_item_id, func.sum(RefundLine.item_cents), func.sum(RefundLine.item_tax_cents),
                func.sum(RefundLine.shipping_cents), func.sum(RefundLine.shipping_tax_cents))
-        .join(Refund).where(Refund.order_id == order.id).group_by(RefundLine.order_item_id)).all()
+        .join(Refund).where(Refund.order_id == order.id, Refund.status != "canceled")
+        .group_by(RefundLine.order_item_id)).all()
     summed = {row[0]: tuple(int(v or 0) for v in row[1:]) for row in lines}
     return {item.id: ((item.item_price_cents, item.item_tax_cents, item.shipping_price_cents,
                        item.shipping_tax_cents),
@@ -50,11 +51,13 @@ def component_totals(order: Order) -> dict:
 
 
 def check_money(order: Order) -> None:
-    """Refunded ≤ paid per component; the order's and the items' figures agree with the refunds made."""
+    """Refunded ≤ paid per component; the order's and the items' figures agree with the refunds made (and not
+    canceled)."""
     for paid, refunded, lines in component_totals(order).values():
         assert all(0 <= r <= p for r, p in zip(refunded, paid)), (paid, refunded)
         assert refunded == lines
-    refunds = db.session.scalars(select(Refund).where(Refund.order_id == order.id)).all()
+    refunds = db.session.scalars(select(Refund).where(Refund.order_id == order.id,
+                                                      Refund.status != "canceled")).all()  # Cancel refund undid
     assert order.refunded_cents == sum(item.refunded_cents for item in order.items) <= order.paid_cents
     assert sum(r.total_cents for r in refunds) == (order.refunded_cents + order.return_concession_cents
                                                    + order.other_concession_cents)

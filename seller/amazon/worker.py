@@ -14,6 +14,7 @@ from ..db import write_transaction
 from ..extensions import db
 from ..i18n import _
 from ..models import WorkerLock
+from .. import workflow
 from . import connection, sync
 
 LOCK_NAME = "amazon"
@@ -98,7 +99,7 @@ CLOSE_EVERY = 24 * 3600  # seconds: the loop runs close-stale-returns once a day
 
 def close_stale_returns(echo) -> None:
     """Close the Authorized return requests nothing came back for in time (as `flask close-stale-returns`)."""
-    from .. import mail, workflow  # noqa: PLC0415
+    from .. import mail  # noqa: PLC0415
     kept = workflow.close_stale_returns()
     mail.deliver_all(kept)
     if kept:
@@ -122,6 +123,7 @@ def loop(*, pull_every: float = 300, push_every: float = 2, parent: int | None =
         if last_close is None or time.monotonic() - last_close >= CLOSE_EVERY:
             last_close = time.monotonic()
             close_stale_returns(echo)
+        workflow.finalize_refunds()  # refunds whose window ended: final, and only now for Amazon
         row = connection.current()
         if connection.problem(row) is None:
             from . import push  # noqa: PLC0415

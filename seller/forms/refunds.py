@@ -4,8 +4,9 @@ from decimal import Decimal
 from flask_wtf import FlaskForm
 from wtforms import RadioField, SelectField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import Length, Optional
+from wtforms.validators import InputRequired, Length, Optional
 
+from ..i18n import _l
 from ..models import Order
 from ..workflow import REFUND_REASONS, RefundInput
 from .common import AmountField, KeyField, VersionField
@@ -80,4 +81,22 @@ def refund_form(order: Order, **defaults) -> RefundForm:
     form_class = type("OrderRefundForm", (RefundForm,), fields)
     form = form_class(**defaults)
     form.item_ids = [item.id for item in order.items]
+    return form
+
+
+class CancelRefundForm(FlaskForm):
+    """Cancel refund: which Pending refund (the latest is chosen), undone as a whole."""
+    refund_id = RadioField(_l("Refund to cancel"), coerce=int, validators=[InputRequired(
+        message=_l("Choose the refund to cancel."))])
+    version = VersionField()
+    submit = SubmitField(_l("Cancel refund"))
+
+
+def cancel_refund_form(order: Order, label) -> CancelRefundForm:
+    """The form with a choice per refund of this order still Pending (`label(refund)` words it)."""
+    pending = [r for r in order.refunds if r.is_pending()]
+    form = CancelRefundForm()
+    form.refund_id.choices = [(r.id, label(r)) for r in reversed(pending)]
+    if not form.is_submitted() and pending:
+        form.refund_id.data = pending[-1].id
     return form

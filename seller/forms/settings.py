@@ -32,6 +32,8 @@ class SettingsForm(FlaskForm):
     return_concession_extra = AmountField("Return shipping concession cap: plus")
     other_concession_percent = IntegerField("Other concessions cap (% of the order's item total)", validators=[
         NumberRange(min=0, max=100, message="Between 0 and 100.")])
+    refund_window_hours = IntegerField(_l("Refund window (hours)"), validators=[  # blank: unchanged
+        Optional(), NumberRange(min=0, max=72, message=_l("Between 0 and 72 hours."))])
     close_returns_after_days = IntegerField(_l("Close returns after (days)"), validators=[  # blank: unchanged
         Optional(), NumberRange(min=0, max=365, message=_l("Between 0 and 365 days."))])
     slip_size = SelectField("Packing slip size", choices=[SelectChoice("letter", "Letter (8.5 × 11 in)"),

@@ -27,6 +27,8 @@ ACTIONS = {
     "authorize_return": _l("Authorized return"),
     "close_return": _l("Closed return request"),
     "mark_received": _l("Marked return received"),
+    "cancel_refund": _l("Canceled refund"),
+    "refund_final": _l("Refund final"),
     "complete_return": _l("Return completed"),
     "contact_buyer": _l("Contacted buyer"),
     "amazon_sync": _l("Received from Amazon"),
@@ -44,7 +46,7 @@ LABELS = {
     "provider": _l("Provider"), "cost": _l("Cost"), "parcel": _l("Parcel"), "lines": _l("Items"),
     "items": _l("Items"), "status": _l("Status"), "changes": _l("Changes"), "subject": _l("Subject"),
     "message": _l("Message"), "received": _l("Received"), "received_note": _l("Note"),
-    "days": _l("Days without the item"),
+    "days": _l("Days without the item"), "reopened": _l("Return requests opened again"),
     "all_units_checked": _l("All items checked"), "confirm_anyway": _l("Confirm anyway"),
     "unchecked": _l("Units not checked"),
 }

@@ -4,11 +4,12 @@ from flask_login import current_user
 
 from .. import panels, workflow
 from ..auth import requires
-from ..forms.refunds import RefundForm, refund_form
+from ..forms.refunds import RefundForm, cancel_refund_form, refund_form
 from ..i18n import _
 from ..lookup import get_order, get_return
 from ..models import Order, ReturnRequest
 from ..money import fmt, to_cents
+from ..templating import local_time
 from . import bp
 
 
@@ -114,3 +115,28 @@ def preview(order_id):
     form.validate()
     return render_template("refunds/_preview.html", order=found, preview=preview_of(found, form),
                            preview_url=request.path)
+
+
+def _refund_label(refund) -> str:
+    """'Partial Refund of $21.65, pending until Dec 02, 06:30 PM PST'."""
+    kind = _("Full Refund") if refund.kind == "full" else _("Partial Refund")
+    return _("%(kind)s of %(amount)s, pending until %(when)s", kind=kind,
+             amount=fmt(refund.total_cents, refund.order.currency), when=local_time(refund.final_at))
+
+
+@bp.route("/orders/<order_id>/refund/cancel", methods=["GET", "POST"])
+@requires("cancel_refund")
+def cancel(order_id):
+    """Cancel refund (owner), while the refund is Pending: it is undone whole. htmx: in the order's panel, then the
+    done answer; otherwise its own page, then 303 back."""
+    found = get_order(order_id)
+    if refused := panels.check(found, "cancel_refund", current_user):
+        return refused
+    form = cancel_refund_form(found, _refund_label)
+    canceled, status = panels.submit(form, found, lambda: workflow.cancel_refund(
+        found, current_user, form.refund_id.data, expected_version=form.version.data))
+    if status is None:
+        return panels.done(found, _("Refund of %(amount)s for order %(order_id)s canceled: it can be refunded again.",
+                                    amount=fmt(canceled.total_cents, found.currency), order_id=found.order_id))
+    return panels.form_response("refunds/_cancel_form.html", found, status=status, form=form,
+                                title=_("Cancel refund · order %(order_id)s", order_id=found.order_id))

@@ -148,20 +148,11 @@ def receive(return_id):
     if refused := panels.check(ret, "mark_received", current_user):
         return refused
     form = mark_received_form(ret)
-    status = 200
-    if not form.is_submitted():
-        form.version.data = ret.version
-    else:
-        status = 422
-        if form.validate():
-            try:
-                workflow.mark_received(ret, current_user, form.received(), form.note.data,
-                                       expected_version=form.version.data)
-            except workflow.WorkflowError as exc:
-                status = panels.refuse(form, exc, ret)
-            else:
-                return panels.done(ret, _("Return for order %(order_id)s marked received: %(received)s.",
-                                          order_id=ret.order.order_id, received=received_summary(ret)))
+    _done, status = panels.submit(form, ret, lambda: workflow.mark_received(
+        ret, current_user, form.received(), form.note.data, expected_version=form.version.data))
+    if status is None:
+        return panels.done(ret, _("Return for order %(order_id)s marked received: %(received)s.",
+                                  order_id=ret.order.order_id, received=received_summary(ret)))
     return panels.form_response("returns/_receive_form.html", ret, status=status, form=form,
                                 title=_("Mark received · order %(order_id)s", order_id=ret.order.order_id))
 

@@ -16,8 +16,8 @@ from ..workflow import save_settings
 from . import bp
 
 PLAIN = ["store_name", "seller_name", "timezone", "handling_hours", "handling_business_days", "return_address",
-         "return_concession_factor", "other_concession_percent", "close_returns_after_days", "slip_size",
-         "ship_from_name", "ship_from_street1", "ship_from_street2", "ship_from_city", "ship_from_state",
+         "return_concession_factor", "other_concession_percent", "close_returns_after_days", "refund_window_hours",
+         "slip_size", "ship_from_name", "ship_from_street1", "ship_from_street2", "ship_from_city", "ship_from_state",
          "ship_from_zip", "ship_from_phone", "demo_rates"]
 
 

@@ -20,7 +20,9 @@ from .errors import (
 from .imports import ReportUpdate, new_order, new_orders, update_from_reports
 from .labels import LABEL_CLAIM_TTL, LABEL_DAYS_AHEAD, buy_shipping, check_label_date, claim_label, release_label_claim
 from .messages import contact_buyer
-from .refunds import MAX_CENTS, RefundInput, plan_refund_lines, received_amounts, refund, refund_caps
+from .refunds import (
+    MAX_CENTS, RefundInput, cancel_refund, finalize_refunds, plan_refund_lines, received_amounts, refund, refund_caps,
+)
 from .returns import (
     Received, authorize_return, close_return, close_stale_returns, create_return, mark_received, new_rma_number,
     returnable_quantities,

@@ -12,6 +12,7 @@ from typing import Callable
 
 from flask import url_for
 
+from .. import clock
 from ..i18n import _, _l
 from ..models import Order, ReturnRequest, ReturnStatus
 from .rules import ORDER_ACTIONS, RETURN_ACTIONS
@@ -43,6 +44,12 @@ def partly_shipped(order: Order) -> str | None:
     """Cancel order: a partially shipped order has parcels on their way (Amazon cancels only whole orders here)."""
     return _("Part of order %(order_id)s has shipped: it cannot be canceled. Confirm shipment for the rest.",
              order_id=order.order_id) if order.packages else None
+
+
+def _refund_pending(order: Order) -> str | None:
+    if order.refund_pending_until is None or order.refund_pending_until <= clock.now():
+        return _("No refund of this order is pending: a refund can be canceled only within its window.")
+    return None
 
 
 def _has_label(order: Order) -> str | None:
@@ -78,6 +85,7 @@ _ALL = [
     Action("edit_shipment", _l("Edit shipment"), "orders.edit_shipment", "order", staff=True, check=_has_packages),
     Action("print_label", _l("Print label"), "shipping.label", "order", staff=True, opens="pdf", check=_has_label),
     Action("refund", _l("Refund order"), "refunds.order", "order", check=_refundable),
+    Action("cancel_refund", _l("Cancel refund"), "refunds.cancel", "order", style="danger", check=_refund_pending),
     Action("create_return", _l("Create return request"), "returns.create", "order", shown=frozenset({"page"})),
     Action("contact_buyer", _l("Contact buyer"), "contact.order", "order", staff=True, shown=frozenset({"page"})),
     Action("authorize_return", _l("Authorize request"), "returns.authorize", "return", style="primary"),

@@ -4,20 +4,23 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import select, update
+from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .. import clock
 from ..db import write_transaction
 from ..extensions import db
-from ..models import Order, OrderItem, Refund, RefundLine, ReturnRequest, ReturnStatus as R, Settings, User
+from ..i18n import _, format_local
+from ..models import (
+    Order, OrderEvent, OrderItem, Refund, RefundLine, ReturnRequest, ReturnStatus as R, Settings, User,
+)
 from ..money import from_cents
 from .actions import awaiting_item
-from .core import _event, _guard, _refused
-from .errors import (ConcessionExceedsCap, IdempotencyConflict, InvalidInput, NotRefundable,
+from .core import _event, _guard, _locked_order, _refused, store_tz
+from .errors import (ConcessionExceedsCap, IdempotencyConflict, InvalidInput, InvalidTransition, NotRefundable,
                      RefundExceedsBalance)
 from .rules import ORDER_ACTIONS, REFUND_REASONS, RETURN_ACTIONS
 
@@ -229,11 +232,18 @@ def refund(order: Order, user: User | None, data: RefundInput, *, return_request
                 if not ok:
                     raise RefundExceedsBalance("That is more than is left to refund on this item.",
                                                f"item-{line.order_item_id}-item")
+            window = timedelta(hours=Settings.current().refund_window_hours)
+            if window:  # Pending until the window ends; the order says so, for its row's Cancel refund
+                until = now + window
+                db.session.execute(update(Order).where(Order.id == order.id).values(refund_pending_until=case(
+                    (Order.refund_pending_until > until, Order.refund_pending_until), else_=until))
+                                   .execution_options(synchronize_session=False))
             new = Refund(order_id=order.id, return_request_id=ret_id, idempotency_key=data.idempotency_key,
                          fingerprint=data.fingerprint(ret_id), kind=data.kind, reason=data.reason,
                          memo_to_buyer=(data.memo_to_buyer or "").strip(), seller_memo=(data.seller_memo or "").strip(),
                          return_concession_cents=rc, other_concession_cents=oc, total_cents=paid_part + rc + oc,
-                         created_by_id=user.id if user else None, created_at=now, lines=lines)
+                         created_by_id=user.id if user else None, created_at=now, lines=lines,
+                         status="pending" if window else "final", final_at=now + window)
             db.session.add(new)
             db.session.flush()
             db.session.refresh(order)
@@ -249,8 +259,10 @@ def refund(order: Order, user: User | None, data: RefundInput, *, return_request
             open_returns = [r for r in order.returns if r.status in RETURN_ACTIONS["complete_return"][0]
                             and (fully or (data.kind == "full" and r.id == ret_id))]
             for ret in open_returns:
-                if _guard(ReturnRequest, ret.id, RETURN_ACTIONS["complete_return"][0],
-                          status=R.COMPLETED.value, completed_at=now):
+                earlier = db.session.scalar(select(ReturnRequest.status).where(ReturnRequest.id == ret.id))
+                if earlier in RETURN_ACTIONS["complete_return"][0] and _guard(
+                        ReturnRequest, ret.id, {earlier}, status=R.COMPLETED.value, completed_at=now):
+                    new.reverts = {**new.reverts, str(ret.id): earlier}
                     _event(order, user, "complete_return", ret, refund_id=new.id)
             return new, False
     except _Replayed as r:
@@ -268,3 +280,69 @@ class _Replayed(Exception):
 
     def __init__(self, refund_row: Refund):
         self.refund = refund_row
+
+
+def cancel_refund(order: Order, user: User | None, refund_id: int, *, now: datetime | None = None,
+                  expected_version: int | None = None) -> Refund:
+    """Cancel refund (owner), within its window: every component it refunded is refundable again, the return
+    requests it completed go back to their earlier status, and History keeps both the refund and its cancel.
+
+    The order row is the guard (as for a refund), then the refund row's own conditional UPDATE: a second cancel,
+    the window's end or a new refund at the same moment each wait for it and find the state it left."""
+    now = now or clock.now()
+    with write_transaction(db.session):
+        _locked_order(order, "cancel_refund", expected_version)
+        canceled = db.session.execute(
+            update(Refund).where(Refund.id == refund_id, Refund.order_id == order.id, Refund.status == "pending",
+                                 Refund.final_at > now)
+            .values(status="canceled", canceled_at=now, canceled_by_id=user.id if user else None)
+            .execution_options(synchronize_session=False)).rowcount == 1
+        found = db.session.get(Refund, refund_id)
+        if found is None or found.order_id != order.id:
+            raise InvalidInput(_("That refund is not part of this order."), "refund_id")
+        db.session.refresh(found)
+        if not canceled:
+            if found.status == "canceled":
+                raise InvalidTransition(_("This refund was already canceled."), "refund_id")
+            raise InvalidTransition(_("This refund is final: it could be canceled until %(when)s.",
+                                      when=format_local(found.final_at, "datetime", store_tz())), "refund_id")
+        paid_part = sum(line.total_cents for line in found.lines)
+        db.session.execute(update(Order).where(Order.id == order.id).values(
+            refunded_cents=Order.refunded_cents - paid_part,
+            return_concession_cents=Order.return_concession_cents - found.return_concession_cents,
+            other_concession_cents=Order.other_concession_cents - found.other_concession_cents,
+            refund_pending_until=select(func.max(Refund.final_at)).where(
+                Refund.order_id == order.id, Refund.status == "pending", Refund.final_at > now).scalar_subquery())
+            .execution_options(synchronize_session=False))
+        for line in found.lines:
+            db.session.execute(update(OrderItem).where(OrderItem.id == line.order_item_id).values(
+                refunded_item_cents=OrderItem.refunded_item_cents - line.item_cents,
+                refunded_item_tax_cents=OrderItem.refunded_item_tax_cents - line.item_tax_cents,
+                refunded_shipping_cents=OrderItem.refunded_shipping_cents - line.shipping_cents,
+                refunded_shipping_tax_cents=OrderItem.refunded_shipping_tax_cents - line.shipping_tax_cents)
+                .execution_options(synchronize_session=False))
+        reopened = []
+        for ret_id, earlier in (found.reverts or {}).items():
+            if _guard(ReturnRequest, int(ret_id), {R.COMPLETED}, status=earlier, completed_at=None):
+                reopened.append(int(ret_id))
+        db.session.refresh(order)
+        ret = db.session.get(ReturnRequest, found.return_request_id) if found.return_request_id else None
+        _event(order, user, "cancel_refund", ret, refund_id=found.id, total=str(from_cents(found.total_cents)),
+               reopened=[(db.session.get(ReturnRequest, r).rma_number or f"#{r}") for r in reopened])
+        return found
+
+
+def finalize_refunds(*, now: datetime | None = None) -> list[int]:
+    """Record as final the Pending refunds whose window has ended (their History says so); returns their ids.
+    A Cancel refund at the same moment updates the same rows under the same condition: one of them wins."""
+    now = now or clock.now()
+    with write_transaction(db.session):
+        done = db.session.execute(
+            update(Refund).where(Refund.status == "pending", Refund.final_at <= now).values(status="final")
+            .returning(Refund.id, Refund.order_id, Refund.return_request_id)
+            .execution_options(synchronize_session=False)).all()
+        if done:
+            db.session.execute(insert(OrderEvent), [
+                {"order_id": order_pk, "return_request_id": ret_id, "at": now, "action": "refund_final",
+                 "details": {"refund_id": refund_pk}} for refund_pk, order_pk, ret_id in done])
+    return [refund_pk for refund_pk, _, _ in done]

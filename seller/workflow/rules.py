@@ -47,6 +47,7 @@ ORDER_ACTIONS: dict[str, tuple[frozenset[str], str | None]] = {
     "edit_shipment": (frozenset({S.UNSHIPPED, S.SHIPPED}), None),  # Unshipped: a partial shipment's packages
     "cancel_order": (frozenset({S.UNSHIPPED}), S.CANCELED),
     "refund": (frozenset({S.SHIPPED}), S.SHIPPED),
+    "cancel_refund": (frozenset({S.SHIPPED}), S.SHIPPED),
     "create_return": (frozenset({S.SHIPPED}), S.SHIPPED),
     "print_packing_slip": (frozenset({S.UNSHIPPED, S.SHIPPED}), None),
     "print_label": (frozenset({S.SHIPPED}), None),
