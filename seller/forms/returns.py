@@ -1,6 +1,8 @@
 """Manage Returns forms: Create return request, Authorize request, Mark received, Close request, Contact buyer."""
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, RadioField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms import (
+    IntegerField, RadioField, SelectField, SelectMultipleField, StringField, SubmitField, TextAreaField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, NumberRange, Optional
 from wtforms.widgets import NumberInput
@@ -46,6 +48,18 @@ class AuthorizeForm(FlaskForm):
     refund_timing = RadioField("When to refund", choices=TIMINGS, default="after_receipt")
     version = VersionField()
     submit = SubmitField("Authorize request")
+
+
+MAX_SELECTED = 500  # requests authorized in one go
+
+
+class AuthorizeSelectedForm(FlaskForm):
+    """Authorize selected: the checked Pending Authorization requests (`ids`), with the Settings return address."""
+    ids = SelectMultipleField(coerce=int, validate_choice=False, validators=[
+        Length(min=1, max=MAX_SELECTED, message=_l("Select 1 to %(num)d Pending Authorization requests.",
+                                                   num=MAX_SELECTED))])
+    refund_timing = RadioField(_l("When to refund"), choices=TIMINGS, default="after_receipt")
+    submit = SubmitField(_l("Authorize selected"))
 
 
 class CloseForm(FlaskForm):

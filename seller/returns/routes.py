@@ -8,10 +8,11 @@ from sqlalchemy.orm import selectinload
 from .. import listing, mail, panels, workflow
 from ..auth import requires
 from ..extensions import db
-from ..forms.returns import AuthorizeForm, CloseForm, create_return_form, mark_received_form
-from ..i18n import _
+from ..forms.returns import AuthorizeForm, AuthorizeSelectedForm, CloseForm, create_return_form, mark_received_form
+from ..htmx import flash_oob, is_partial
+from ..i18n import _, ngettext
 from ..lookup import get_order, get_return
-from ..models import Order, ReturnItem, ReturnRequest, Settings
+from ..models import Order, ReturnItem, ReturnRequest, ReturnStatus, Settings
 from . import bp
 
 PER_PAGE = 50
@@ -161,3 +162,38 @@ def received_summary(ret: ReturnRequest) -> str:
     """'Received 1 of 2 · Damaged' per item, for the message."""
     return "; ".join(f"{ri.item.sku}: " + _("Received %(got)d of %(of)d", got=ri.received_quantity, of=ri.quantity)
                      + (f" · {_(ri.condition)}" if ri.condition else "") for ri in ret.items)
+
+
+@bp.route("/authorize-selected", methods=["GET", "POST"])
+@requires("authorize_return")
+def authorize_selected():
+    """Authorize selected: GET confirms the checked requests (`ids`); POST authorizes each with a generated RMA and
+    the Settings return address, in its own transaction, and says what became of each. htmx: in the panel above
+    the list, the rows and tab counts out of band; otherwise pages of their own."""
+    form = AuthorizeSelectedForm()
+    address = Settings.current().return_address
+    ids = form.ids.data if form.is_submitted() else request.args.getlist("ids", type=int)
+    results, status = None, 200
+    if form.is_submitted():
+        status = 422
+        if form.validate() and address:
+            results, status = workflow.authorize_selected(form.ids.data, current_user, address,
+                                                          form.refund_timing.data), 200
+            ids = [ret_id for ret_id, _ret, _why in results]
+    query = select(ReturnRequest).where(ReturnRequest.id.in_(ids or [])).options(
+        selectinload(ReturnRequest.order), selectinload(ReturnRequest.items).selectinload(ReturnItem.item))
+    rets = {ret.id: ret for ret in db.session.scalars(query)}
+    if results is not None:
+        results = [(ret_id, rets.get(ret_id), why) for ret_id, _ret, why in results]
+        done = sum(why is None for *_x, why in results)
+        flash(ngettext("%(num)d return request authorized.", "%(num)d return requests authorized.", done),
+              "success" if done == len(results) else "warning")
+    context = {"form": form, "address": address, "results": results, "inline": is_partial(),
+               "rets": [ret for ret_id, ret in rets.items() if ret.status == ReturnStatus.PENDING_AUTHORIZATION]}
+    if not is_partial():
+        return render_template("returns/authorize_selected.html", **context), status
+    parts = [render_template("returns/_authorize_selected.html", **context)]
+    if results is not None:  # the rows as they are now, the tab counts and the message, out of band
+        parts += [render_template("returns/_row.html", ret=ret, oob=True) for ret in rets.values()]
+        parts += [render_template("_tabs.html", tabs=listing.return_tabs(), oob=True), str(flash_oob())]
+    return "".join(parts), status

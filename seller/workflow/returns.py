@@ -16,7 +16,7 @@ from ..extensions import db
 from ..i18n import _
 from ..models import Message, Order, OrderEvent, ReturnItem, ReturnRequest, ReturnStatus as R, Settings, User
 from .core import _event, _locked_order, _locked_return
-from .errors import InvalidInput, ReturnQuantityExceeded
+from .errors import InvalidInput, ReturnQuantityExceeded, WorkflowError
 from .rules import CLOSE_REASONS, CONDITIONS, ITEM_NOT_RETURNED, RETURN_REASONS
 
 def returnable_quantities(order: Order) -> dict[int, int]:
@@ -84,6 +84,27 @@ def authorize_return(ret: ReturnRequest, user: User | None, rma_number: str, ret
     except IntegrityError:
         db.session.rollback()
         raise InvalidInput("That RMA number is already used by another return.", "rma_number") from None
+
+
+def authorize_selected(ret_ids: list[int], user: User | None, return_address: str,
+                       refund_timing: str = "after_receipt", *, now: datetime | None = None
+                       ) -> list[tuple[int, ReturnRequest | None, str | None]]:
+    """Authorize request for each of these requests, each in its own transaction with a generated RMA number:
+    (id, the request or None, why it was refused or None), in order; one refusal doesn't stop the rest."""
+    found = {ret.id: ret for ret in db.session.scalars(select(ReturnRequest).where(ReturnRequest.id.in_(ret_ids)))}
+    results = []
+    for ret_id in dict.fromkeys(ret_ids):
+        ret = found.get(ret_id)
+        if ret is None:
+            results.append((ret_id, None, _("No such return request.")))
+            continue
+        try:
+            authorize_return(ret, user, new_rma_number(), return_address, refund_timing, now=now)
+        except WorkflowError as exc:
+            results.append((ret_id, ret, exc.message))
+        else:
+            results.append((ret_id, ret, None))
+    return results
 
 
 def close_return(ret: ReturnRequest, user: User | None, reason: str, message: str = "", *,
