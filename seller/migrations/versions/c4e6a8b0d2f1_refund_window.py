@@ -1,7 +1,7 @@
 """refunds: Pending for the Settings refund window, Cancel refund within it
 
 Revision ID: c4e6a8b0d2f1
-Revises: b3d5e7f90a12
+Revises: b5d1e3a9c7f2
 Create Date: 2026-12-02 16:30:00
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = 'c4e6a8b0d2f1'
-down_revision = 'b3d5e7f90a12'
+down_revision = 'b5d1e3a9c7f2'
 branch_labels = None
 depends_on = None
 
