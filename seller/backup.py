@@ -23,6 +23,7 @@ from sqlalchemy import JSON, Boolean, Date, DateTime, Float, Integer, LargeBinar
     table, text
 
 from .extensions import db
+from .i18n import _
 
 FORMAT, VERSION = "seller-desk-backup", 1
 TRANSIENT = {"rate_limits", "setup_codes", "worker_locks"}
@@ -85,8 +86,8 @@ def write(path: str, progress=lambda name, rows: None) -> dict[str, int]:
         with conn.begin():
             revision = _revision(conn)
             if revision != head:
-                raise BackupError(f"The database is at schema {revision}, this code at {head}: run "
-                                  "`flask --app app db upgrade` first.")
+                raise BackupError(_("The database is at schema %(found)s, this code at %(head)s: run "
+                                    "`flask --app app db upgrade` first.", found=revision, head=head))
             counts = {}
             with gzip.open(path, "wt", encoding="utf-8") as out:
                 header = {"format": FORMAT, "version": VERSION, "schema": revision, "database": conn.dialect.name,
@@ -114,10 +115,11 @@ def _read(path: str):
         with gzip.open(path, "rt", encoding="utf-8") as lines:
             header = json.loads(next(lines))
             if not isinstance(header, dict) or header.get("format") != FORMAT:
-                raise BackupError(f"{path} is not a Seller Desk backup.")
+                raise BackupError(_("%(path)s is not a Seller Desk backup.", path=path))
             if header.get("version", 0) > VERSION:
-                raise BackupError(f"{path} is a backup of format {header['version']}; this code reads up to "
-                                  f"{VERSION}. Update Seller Desk first.")
+                raise BackupError(_("%(path)s is a backup of format %(version)s; this code reads up to %(known)s. "
+                                    "Update Seller Desk first.", path=path, version=header["version"],
+                                    known=VERSION))
             yield header
             name, counts = None, {}
             for line in lines:
@@ -130,11 +132,11 @@ def _read(path: str):
                     counts[name] = 0
                 elif "end" in item:
                     if item["end"] != counts:
-                        raise BackupError(f"{path} is damaged: its row counts do not match.")
+                        raise BackupError(_("%(path)s is damaged: its row counts do not match.", path=path))
                     return
-        raise BackupError(f"{path} is cut off: it has no end.")
+        raise BackupError(_("%(path)s is cut off: it has no end.", path=path))
     except (OSError, EOFError, ValueError, StopIteration, KeyError) as exc:
-        raise BackupError(f"{path} cannot be read as a backup ({exc}).") from None
+        raise BackupError(_("%(path)s cannot be read as a backup (%(reason)s).", path=path, reason=exc)) from None
 
 
 def _rows_in(conn) -> dict[str, int]:
@@ -148,13 +150,14 @@ def restore(path: str, progress=lambda name, rows: None) -> dict[str, int]:
     header = next(items)
     scripts = _migrations()
     if scripts.get_revision(header["schema"]) is None:
-        raise BackupError(f"The backup's schema {header['schema']} is newer than this code. Update Seller Desk first.")
+        raise BackupError(_("The backup's schema %(schema)s is newer than this code. Update Seller Desk first.",
+                             schema=header["schema"]))
     with db.engine.connect() as conn:
         filled = {n: c for n, c in _rows_in(conn).items() if c and n not in TRANSIENT}
         current = _revision(conn)
     if filled:
-        raise BackupError("The database is not empty (" + ", ".join(f"{n}: {c}" for n, c in sorted(filled.items()))
-                          + "). Restore only into a new, empty database.")
+        raise BackupError(_("The database is not empty (%(tables)s). Restore only into a new, empty database.",
+                             tables=", ".join(f"{n}: {c}" for n, c in sorted(filled.items()))))
     directory = current_app.extensions["migrate"].directory
     if current != header["schema"]:
         behind = current is None or current in {r.revision for r in scripts.iterate_revisions(header["schema"], "base")}

@@ -5,6 +5,7 @@ crash and load runs (tests/test_crash.py, bench/load.py) end with it; `flask --a
 from sqlalchemy import and_, exists, func, not_, select
 
 from .extensions import db
+from .i18n import _
 from .models import Cancellation, Order, OrderEvent, OrderStatus, Refund, RefundLine, Shipment
 
 
@@ -24,20 +25,20 @@ def problems(limit: int = 20) -> list[str]:
     current_shipment = exists().where(Shipment.order_id == Order.id, Shipment.superseded_at.is_(None))
     shipped_event = exists().where(OrderEvent.order_id == Order.id, OrderEvent.action == "confirm_shipment")
     checks = {
-        "refunded more than was paid": select(Order.order_id).where(Order.refunded_cents > Order.paid_cents),
-        "refunded amount differs from its refunds' lines": select(Order.order_id).where(
+        _("refunded more than was paid"): select(Order.order_id).where(Order.refunded_cents > Order.paid_cents),
+        _("refunded amount differs from its refunds' lines"): select(Order.order_id).where(
             Order.refunded_cents != refunded_by_lines),
-        "a refund's total differs from its lines and concessions": select(Order.order_id).join(Refund).where(
+        _("a refund's total differs from its lines and concessions"): select(Order.order_id).join(Refund).where(
             Refund.total_cents != lines_of_refund + Refund.return_concession_cents + Refund.other_concession_cents),
-        "a refund without its history": select(Order.order_id).where(refunds_of_order != refund_events),
-        "Shipped without its shipment": select(Order.order_id).where(
+        _("a refund without its history"): select(Order.order_id).where(refunds_of_order != refund_events),
+        _("Shipped without its shipment"): select(Order.order_id).where(
             Order.status == OrderStatus.SHIPPED.value, not_(and_(current_shipment, Order.shipped_at.is_not(None)))),
-        "Shipped without its history": select(Order.order_id).where(Order.status == OrderStatus.SHIPPED.value,
+        _("Shipped without its history"): select(Order.order_id).where(Order.status == OrderStatus.SHIPPED.value,
                                                                     not_(shipped_event)),
-        "Canceled without its cancellation": select(Order.order_id).where(
+        _("Canceled without its cancellation"): select(Order.order_id).where(
             Order.status == OrderStatus.CANCELED.value,
             not_(and_(exists().where(Cancellation.order_id == Order.id), Order.canceled_at.is_not(None)))),
-        "a cancellation of an order that is not Canceled": select(Order.order_id).join(Cancellation).where(
+        _("a cancellation of an order that is not Canceled"): select(Order.order_id).join(Cancellation).where(
             Order.status != OrderStatus.CANCELED.value),
     }
     found = []
@@ -46,6 +47,6 @@ def problems(limit: int = 20) -> list[str]:
     if db.engine.dialect.name == "sqlite":
         result = db.session.execute(db.text("PRAGMA integrity_check")).scalars().all()
         if result != ["ok"]:
-            found += ["SQLite integrity_check: " + line for line in result]
+            found += [_("SQLite integrity_check: %(line)s", line=line) for line in result]
     db.session.rollback()
     return found

@@ -84,7 +84,8 @@ def serve(host, port, workers):
 @click.command("release")
 def release():
     """The platform's release phase: apply migrations; without an owner, print a setup code (in the release log)."""
-    _upgrade_and_announce(os.environ.get("SELLER_URL", "https://<your app>").rstrip("/"))
+    domain = os.environ.get("HEROKU_APP_DEFAULT_DOMAIN_NAME")  # with Heroku's dyno metadata (labs) on
+    _upgrade_and_announce((os.environ.get("SELLER_URL") or f"https://{domain or '<your app>'}").rstrip("/"))
 
 
 @click.command("reset-demo")
