@@ -6,7 +6,9 @@ from sqlalchemy import and_, exists, func, not_, select
 
 from .extensions import db
 from .i18n import _
-from .models import Cancellation, Order, OrderEvent, OrderStatus, Refund, RefundLine, Shipment
+from .models import (
+    Cancellation, Order, OrderEvent, OrderItem, OrderStatus, Refund, RefundLine, Shipment, ShipmentItem,
+)
 
 
 def _line_total():
@@ -23,7 +25,12 @@ def problems(limit: int = 20) -> list[str]:
     refund_events = select(func.count()).where(OrderEvent.order_id == Order.id,
                                                OrderEvent.action == "refund").scalar_subquery()
     current_shipment = exists().where(Shipment.order_id == Order.id, Shipment.superseded_at.is_(None))
-    shipped_event = exists().where(OrderEvent.order_id == Order.id, OrderEvent.action == "confirm_shipment")
+    shipped_event = exists().where(OrderEvent.order_id == Order.id,
+                                   OrderEvent.action.in_(("confirm_shipment", "buy_shipping")))
+    packed = (select(ShipmentItem.order_item_id, func.sum(ShipmentItem.quantity).label("units")).join(Shipment)
+              .where(Shipment.superseded_at.is_(None)).group_by(ShipmentItem.order_item_id).subquery())
+    in_packages = func.coalesce(packed.c.units, 0)
+    items_of = select(Order.order_id).join(OrderItem).outerjoin(packed, packed.c.order_item_id == OrderItem.id)
     checks = {
         _("refunded more than was paid"): select(Order.order_id).where(Order.refunded_cents > Order.paid_cents),
         _("refunded amount differs from its refunds' lines"): select(Order.order_id).where(
@@ -35,6 +42,9 @@ def problems(limit: int = 20) -> list[str]:
             Order.status == OrderStatus.SHIPPED.value, not_(and_(current_shipment, Order.shipped_at.is_not(None)))),
         _("Shipped without its history"): select(Order.order_id).where(Order.status == OrderStatus.SHIPPED.value,
                                                                     not_(shipped_event)),
+        _("more units in its packages than ordered"): items_of.where(in_packages > OrderItem.quantity).distinct(),
+        _("Shipped with units in no package"): items_of.where(Order.status == OrderStatus.SHIPPED.value,
+                                                              in_packages < OrderItem.quantity).distinct(),
         _("Canceled without its cancellation"): select(Order.order_id).where(
             Order.status == OrderStatus.CANCELED.value,
             not_(and_(exists().where(Cancellation.order_id == Order.id), Order.canceled_at.is_not(None)))),

@@ -199,6 +199,47 @@ def test_row_and_order_page_show_partially_shipped(owner_client, two_items, owne
     assert "Partially shipped" in page and "Left to ship:" in page and "CUP × 3" in page and "MUG × 1" in page
 
 
+def test_pack_and_ship_packs_what_is_left(app, two_items, owner):
+    """Pack & ship on a partially shipped order: only the units left are to check, and its Confirm ships them."""
+    from seller.workflow import packing
+    mug, cup = ids(two_items)
+    workflow.confirm_shipment(two_items, owner, package(items={mug: 1, cup: 1}))
+    db.session.refresh(two_items)
+    packing.open_pack(two_items, owner)
+    assert [(line.item.sku, line.quantity) for line in packing.lines(two_items, packing.session_of(two_items))] == [
+        ("CUP", 2)]
+    packing.scan_item(two_items, owner, "CUP")
+    packing.check_line(two_items, owner, cup)
+    with pytest.raises(InvalidInput, match="One too many"):
+        packing.scan_item(two_items, owner, "CUP")
+    assert packing.unchecked(two_items, packing.session_of(two_items)) == []
+    shipment, _replayed = packing.confirm_packed(two_items, owner, package(USPS, "USPS"))
+    db.session.refresh(two_items)
+    assert two_items.status == "Shipped" and [(line.item.sku, line.quantity) for line in shipment.items] == [
+        ("CUP", 2)]
+
+
+def test_flask_check_counts_packages(app, two_items, owner):
+    from seller import checks
+    mug, cup = ids(two_items)
+    workflow.confirm_shipment(two_items, owner, package(items={cup: 1}))
+    bought = make_order("Unshipped")
+    assert workflow.claim_label(bought, owner, "k", "Demo") is None
+
+    class Purchase:
+        carrier, service, cost, tracking_id = "USPS", "Ground Advantage", Decimal("4.85"), USPS
+        label_pdf, provider_shipment_id = b"%PDF", "shp_1"
+    workflow.buy_shipping(bought, owner, Purchase, "k", provider="Demo", ship_date=today())
+    assert checks.problems() == []
+    db.session.execute(text("UPDATE shipment_items SET quantity = 5"))
+    db.session.execute(text("UPDATE orders SET status = 'Shipped' WHERE id = :id"), {"id": two_items.id})
+    db.session.commit()
+    assert sorted(checks.problems()) == sorted([f"{two_items.order_id}: more units in its packages than ordered",
+                                                f"{bought.order_id}: more units in its packages than ordered",
+                                                f"{two_items.order_id}: Shipped with units in no package",
+                                                f"{two_items.order_id}: Shipped without its shipment"])
+
+
 # ---------------------------------------------------------------- the forms
 
 HX = {"HX-Request": "true"}

@@ -116,7 +116,7 @@ def _counted(order: Order, line):
         said = ("info", _("Read twice by the scanner: counted once."))
     else:
         said = ("ok", _("%(sku)s: %(checked)d of %(quantity)d checked.", sku=line.item.sku, checked=line.checked,
-                        quantity=line.item.quantity))
+                        quantity=line.quantity))
     if not is_partial():
         return _moved(url_for("pack.order", order_id=order.order_id), said)
     return _order_screen(order, said=said)

@@ -39,13 +39,15 @@ class UncheckedUnits(InvalidInput):
 
 @dataclass(frozen=True)
 class Line:
-    """An order line as the packer sees it."""
+    """An order line as the packer sees it: `quantity` is what is to pack (of a partially shipped order, what is
+    left to ship)."""
     item: OrderItem
     checked: int
+    quantity: int
 
     @property
     def done(self) -> bool:
-        return self.checked >= self.item.quantity
+        return self.checked >= self.quantity
 
 
 def refusal(order: Order) -> str | None:
@@ -92,12 +94,12 @@ def session_of(order: Order) -> PackSession | None:
 
 def lines(order: Order, pack: PackSession | None) -> list[Line]:
     counts = pack.counts if pack else {}
-    return [Line(item, int(counts.get(str(item.id), 0))) for item in order.items]
+    return [Line(item, int(counts.get(str(item.id), 0)), left) for item, left in order.left_to_ship]
 
 
 def unchecked(order: Order, pack: PackSession | None) -> list[dict]:
     """The units not checked yet, per SKU."""
-    return [{"sku": line.item.sku, "quantity": line.item.quantity - line.checked}
+    return [{"sku": line.item.sku, "quantity": line.quantity - line.checked}
             for line in lines(order, pack) if not line.done]
 
 
@@ -156,7 +158,7 @@ def _check_one(order: Order, pack: PackSession, code: str, now: datetime, pick) 
     counts = dict(pack.counts or {})
     counts[str(line.item.id)] = line.checked + 1
     pack.counts, pack.last_code, pack.last_scan_at = counts, code, now
-    return Line(line.item, line.checked + 1)
+    return Line(line.item, line.checked + 1, line.quantity)
 
 
 def scan_item(order: Order, user: User, code: str, *, now: datetime | None = None) -> Line | None:
@@ -176,7 +178,7 @@ def scan_item(order: Order, user: User, code: str, *, now: datetime | None = Non
                 return line
         raise InvalidInput(ngettext("One too many: order %(order_id)s has %(num)d × %(sku)s, already checked.",
                                     "One too many: order %(order_id)s has %(num)d × %(sku)s, all checked.",
-                                    sum(line.item.quantity for line in same), order_id=order.order_id,
+                                    sum(line.quantity for line in same), order_id=order.order_id,
                                     sku=same[0].item.sku), "code")
 
     with write_transaction(db.session):
