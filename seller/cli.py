@@ -216,6 +216,23 @@ def amazon_sync(loop, pull_minutes, parent):
     click.echo(message)
 
 
+@click.command("import-returns")
+@click.argument("file", type=click.File("rb"))
+def import_returns(file):
+    """Import Amazon's returns report: creates or updates return requests, all of it or nothing."""
+    from .i18n import _, ngettext
+    from .returns_report import import_returns as run
+    result = run(file.read())
+    for line in [*result.unknown, *result.errors]:
+        click.echo(_("Line %(line)d: %(message)s", line=line.line, message=line.message), err=True)
+    if not result.ok:
+        raise click.ClickException(ngettext("Nothing was imported: %(num)d bad line.",
+                                            "Nothing was imported: %(num)d bad lines.", len(result.errors)))
+    click.echo(_("Imported %(file)s: %(new)d new, %(updated)d updated, %(unchanged)d unchanged (%(rows)d lines, "
+                 "%(unknown)d for orders not in the desk).", file=file.name, new=result.new, updated=result.updated,
+                 unchanged=result.unchanged, rows=result.rows, unknown=len(result.unknown)))
+
+
 @click.command("close-stale-returns")
 def close_stale_returns():
     """Close the Authorized return requests with nothing received within Settings' Close returns after (days),
@@ -233,5 +250,5 @@ def close_stale_returns():
 
 def init_app(app):
     for command in (create_user, seed_demo, import_orders, import_tracking, export_shipments, serve, release,
-                    setup_code, amazon_sync, reset_demo, close_stale_returns, backup, restore, check):
+                    setup_code, amazon_sync, reset_demo, close_stale_returns, import_returns, backup, restore, check):
         app.cli.add_command(command)

@@ -515,6 +515,7 @@ class ReturnRequest(db.Model):
         Index("ix_return_requests_status_created_at", "status", "created_at"),
         Index("ix_return_requests_created_at_id", "created_at", "id"),  # the All tab, newest first
         Index("ix_return_requests_status_authorized_at", "status", "authorized_at"),  # close-stale-returns
+        UniqueConstraint("order_id", "amazon_rma_id", name="uq_return_requests_order_amazon_rma"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -534,6 +535,7 @@ class ReturnRequest(db.Model):
     closed_at: Mapped[datetime | None] = mapped_column(DateTime)
     received_at: Mapped[datetime | None] = mapped_column(DateTime)  # the last Mark received
     received_note: Mapped[str] = mapped_column(Text, default="")
+    amazon_rma_id: Mapped[str | None] = mapped_column(String(40))  # from Amazon's returns report (Import returns)
 
     order: Mapped[Order] = relationship(back_populates="returns")
     items: Mapped[list[ReturnItem]] = relationship(back_populates="return_request", order_by="ReturnItem.id")

@@ -13,6 +13,11 @@ class ImportForm(FlaskForm):
     report = FileField("Order report", validators=[FileRequired("Choose the order report file to upload.")])
 
 
+class ReturnsReportForm(FlaskForm):
+    """Import returns: Amazon's returns report."""
+    report = FileField(_l("Returns report"), validators=[FileRequired(_l("Choose the returns report file to upload."))])
+
+
 class TrackingForm(FlaskForm):
     """Upload tracking: the file, previewed first."""
     tracking_file = FileField(_l("Tracking file"), validators=[FileRequired(_l("Choose the tracking file to upload."))])

@@ -29,6 +29,7 @@ ACTIONS = {
     "mark_received": _l("Marked return received"),
     "cancel_refund": _l("Canceled refund"),
     "refund_final": _l("Refund final"),
+    "import_return": _l("Imported from the returns report"),
     "complete_return": _l("Return completed"),
     "contact_buyer": _l("Contacted buyer"),
     "amazon_sync": _l("Received from Amazon"),
@@ -47,6 +48,7 @@ LABELS = {
     "items": _l("Items"), "status": _l("Status"), "changes": _l("Changes"), "subject": _l("Subject"),
     "message": _l("Message"), "received": _l("Received"), "received_note": _l("Note"),
     "days": _l("Days without the item"), "reopened": _l("Return requests opened again"),
+    "amazon_rma_id": _l("Amazon RMA ID"),
     "all_units_checked": _l("All items checked"), "confirm_anyway": _l("Confirm anyway"),
     "unchecked": _l("Units not checked"),
 }

@@ -5,9 +5,10 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from .. import listing, mail, panels, workflow
+from .. import listing, mail, panels, returns_report, workflow
 from ..auth import requires
 from ..extensions import db
+from ..forms.files import ReturnsReportForm
 from ..forms.returns import AuthorizeForm, AuthorizeSelectedForm, CloseForm, create_return_form, mark_received_form
 from ..htmx import flash_oob, is_partial
 from ..i18n import _, ngettext
@@ -197,3 +198,16 @@ def authorize_selected():
         parts += [render_template("returns/_row.html", ret=ret, oob=True) for ret in rets.values()]
         parts += [render_template("_tabs.html", tabs=listing.return_tabs(), oob=True), str(flash_oob())]
     return "".join(parts), status
+
+
+@bp.route("/import", methods=["GET", "POST"])
+@requires("import_returns")
+def import_returns():
+    """Import returns (owner): Amazon's returns report creates or updates requests; the counts and the orders not
+    in the desk, or the bad lines (422, nothing imported). htmx: the upload section alone; otherwise the page."""
+    form, result = ReturnsReportForm(), None
+    if form.validate_on_submit():
+        result = returns_report.import_returns(form.report.data.read(), current_user._get_current_object())
+    status = 422 if form.errors or (result and not result.ok) else 200
+    template = "returns/_import.html" if is_partial() else "returns/import.html"
+    return render_template(template, form=form, result=result), status

@@ -24,7 +24,8 @@ from .refunds import (
     MAX_CENTS, RefundInput, cancel_refund, finalize_refunds, plan_refund_lines, received_amounts, refund, refund_caps,
 )
 from .returns import (
-    Received, authorize_return, authorize_selected, close_return, close_stale_returns, create_return, mark_received, new_rma_number,
+    Received, authorize_return, authorize_selected, close_return, close_stale_returns, create_return, import_returns,
+    mark_received, new_rma_number,
     returnable_quantities,
 )
 from .actions import ACTIONS, action, available, available_actions, permitted, why_not

@@ -95,6 +95,7 @@ _ALL = [
     Action("close_return", _l("Close request"), "returns.close", "return"),
     Action("contact_buyer", _l("Contact buyer"), "contact.about_return", "return", staff=True),
     Action("import_orders", _l("Import orders"), "orders.import_orders", opens="link"),
+    Action("import_returns", _l("Import returns"), "returns.import_returns", opens="link"),
     Action("export_shipments", _l("Export shipments"), "orders.export_shipments", staff=True, opens="link"),
     Action("upload_tracking", _l("Upload tracking"), "orders.upload_tracking", staff=True, opens="link"),
     Action("settings", _l("Settings"), "settings.index", opens="link"),

@@ -62,6 +62,7 @@ RETURN_ACTIONS: dict[str, tuple[frozenset[str], str | None]] = {
     "close_return": (frozenset({R.PENDING_AUTHORIZATION, R.AUTHORIZED}), R.CLOSED),
     "complete_return": (frozenset({R.PENDING_AUTHORIZATION, R.AUTHORIZED}), R.COMPLETED),
     "mark_received": (frozenset({R.AUTHORIZED}), R.AUTHORIZED),
+    "import_return": (frozenset({R.PENDING_AUTHORIZATION, R.AUTHORIZED}), None),
     "contact_buyer": (frozenset(R), None),
 }
 def compute_ship_by(purchased_at: datetime, promise_at: datetime | None, cfg: Settings) -> datetime:
