@@ -4,7 +4,8 @@
 
 Seeds a temporary SQLite file as bench/orders_list.py does (bulk inserts), writes a CSV tracking file of
 `--lines` lines — Unshipped orders (some with two lines: two packages), orders already shipped with that tracking
-ID (unchanged), unknown orders and bad dates (refused) — and posts it to Upload tracking through the test
+ID (unchanged), unknown orders and bad dates (refused); the seed's Shipped orders give the Unshipped ones needed
+— and posts it to Upload tracking through the test
 client, signed in as staff: the preview, then Confirm shipments, then the same file again. Prints the server
 time of each (targets: preview ≤ 5 s, confirm ≤ 30 s), the outcome counts and the SQL statements.
 """
@@ -22,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from sqlalchemy import func, select  # noqa: E402
+from sqlalchemy import delete, func, select, update  # noqa: E402
 
 from orders_list import QueryCounter, seed  # noqa: E402
 from seller import clock, create_app, workflow  # noqa: E402
@@ -32,16 +33,32 @@ from seller.models import Order, OrderItem, Shipment, User  # noqa: E402
 PREVIEW_TARGET, CONFIRM_TARGET = 5.0, 30.0
 
 
+def make_unshipped(n: int) -> None:
+    """The seed has about 1,200 Unshipped orders at 100,000: `n` more, from Shipped ones (their shipments gone)."""
+    have = db.session.scalar(select(func.count()).where(Order.status == "Unshipped"))
+    ids = db.session.scalars(select(Order.id).where(Order.status == "Shipped").limit(max(n - have, 0))).all()
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        db.session.execute(delete(Shipment).where(Shipment.order_id.in_(chunk)))
+        db.session.execute(update(Order).where(Order.id.in_(chunk)).values(status="Unshipped", shipped_at=None,
+                                                                          late=False))
+    db.session.commit()
+
+
 def tracking_file(n_lines: int, rng: random.Random) -> tuple[bytes, dict]:
+    """About 90 % of the lines ship an Unshipped order (15 % of those with more than one unit get a second line:
+    a second package), 6 % name an order already shipped with that tracking ID, 4 % are refused (unknown order,
+    bad date)."""
     units = dict(db.session.execute(select(OrderItem.order_id, func.sum(OrderItem.quantity))
                                     .group_by(OrderItem.order_id)).all())
     unshipped = db.session.execute(select(Order.id, Order.order_id).where(Order.status == "Unshipped")).all()
     shipped = db.session.execute(select(Order.order_id, Shipment.tracking_id).join(Shipment)
-                                 .where(Order.status == "Shipped").limit(n_lines // 10)).all()
+                                 .where(Order.status == "Shipped").limit(n_lines * 6 // 100)).all()
     day = clock.local_today(workflow.store_tz()).isoformat()
     lines, counts = ["order-id,carrier,tracking-number,ship-date,shipping-service"], {"orders": 0, "two": 0}
+    rng.shuffle(unshipped)
     for n, (pk, order_id) in enumerate(unshipped):
-        if len(lines) - 1 >= n_lines * 8 // 10:
+        if len(lines) - 1 >= n_lines * 90 // 100:
             break
         lines.append(f"{order_id},USPS,9400{n:018d},{day},Ground Advantage")
         counts["orders"] += 1
@@ -50,10 +67,11 @@ def tracking_file(n_lines: int, rng: random.Random) -> tuple[bytes, dict]:
             counts["two"] += 1
     for order_id, tracking_id in shipped:
         lines.append(f"{order_id},UPS,{tracking_id},{day},Ground")
+    refused = unshipped[counts["orders"]:]
     while len(lines) - 1 < n_lines:
         n = len(lines)
-        lines.append(f"999-{n:07d}-0000000,UPS,1ZX{n:015d},{day}," if n % 2 else
-                     f"{unshipped[-1][1]},UPS,1ZY{n:015d},not-a-date,")
+        lines.append(f"999-{n:07d}-0000000,UPS,1ZX{n:015d},{day}," if n % 2 or not refused else
+                     f"{refused.pop()[1]},UPS,1ZY{n:015d},not-a-date,")
     return ("\n".join(lines) + "\n").encode(), counts
 
 
@@ -83,6 +101,7 @@ def main():
             db.session.add(staff)
             db.session.commit()
             print(f"seeded {args.orders:,} orders in {time.perf_counter() - start:.1f} s")
+            make_unshipped(args.lines)
             data, counts = tracking_file(args.lines, random.Random(7))
             print(f"file: {args.lines:,} lines, {len(data) / 1024:.0f} KiB; {counts['orders']:,} Unshipped orders, "
                   f"{counts['two']:,} of them with a second package")

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import make_transient_to_detached, selectinload
 
 from . import clock, workflow
 from .extensions import db
@@ -301,6 +301,16 @@ def summary(plan: Plan) -> str:
              unchanged=plan.count(UNCHANGED), refused=plan.count(REFUSED), lines=plan.lines)
 
 
+def _by_id(pk: int) -> Order:
+    """The order with this id, read when the verb first asks (in its transaction) instead of once before it."""
+    order = db.session.identity_map.get(db.session.identity_key(Order, pk))
+    if order is None:
+        order = Order(id=pk)
+        make_transient_to_detached(order)
+        db.session.add(order)
+    return order
+
+
 def confirm(data: bytes, user) -> Plan:
     """Do what the preview says: each order that will ship is confirmed in its own transaction (a refusal there,
     say the order changed since, refuses that order alone). Returns the outcomes, SHIPPED for those confirmed."""
@@ -315,7 +325,7 @@ def confirm(data: bytes, user) -> Plan:
     gc.collect()
     for outcome, pk in todo:
         try:
-            workflow.confirm_shipment(db.session.get(Order, pk), user, outcome.packages)
+            workflow.confirm_shipment(_by_id(pk), user, outcome.packages)
         except workflow.WorkflowError as exc:
             outcome.state, outcome.reasons = REFUSED, [*outcome.reasons, exc.message]
         else:
