@@ -109,6 +109,14 @@ def seed(count: int, seed_value: int = 7, accounts: dict[str, tuple[str, str]] |
     fates = itertools.cycle(["pending", "authorized", "completed", "closed", "partial"])
     for order in orders:
         _work_on(rng, order, boss, now, fates)
+    # One order shipped in part (its first item; the rest Partially shipped), to show how that looks.
+    partial = next((o for o in reversed(orders) if o.status == "Unshipped" and len(o.items) > 1), None)
+    if partial is not None:
+        first = partial.items[0]
+        workflow.confirm_shipment(partial, boss, workflow.ShipmentInput(
+            carrier="USPS", tracking_id=_tracking(random.Random(partial.id), "USPS"),
+            ship_date=clock.local_today(workflow.store_tz()), shipping_service="Ground Advantage",
+            items={first.id: first.quantity}))
     return accounts
 
 
@@ -126,9 +134,16 @@ def _work_on(rng: random.Random, order, user, now, fates):
     when = order.purchased_at + timedelta(hours=rng.choice([6, 12, 20, 30, 40, 44, 47, 60]))
     when = min(when, now)
     carrier = rng.choice(["USPS", "USPS", "UPS", "FedEx"])
-    workflow.confirm_shipment(order, user, workflow.ShipmentInput(
-        carrier=carrier, tracking_id=_tracking(rng, carrier), ship_date=clock.to_local(when, workflow.store_tz()).date(),
-        shipping_service={"USPS": "Ground Advantage", "UPS": "Ground", "FedEx": "Home Delivery"}[carrier]), now=when)
+    day = clock.to_local(when, workflow.store_tz()).date()
+    package = workflow.ShipmentInput(
+        carrier=carrier, tracking_id=_tracking(rng, carrier), ship_date=day,
+        shipping_service={"USPS": "Ground Advantage", "UPS": "Ground", "FedEx": "Home Delivery"}[carrier])
+    first, *rest = order.items
+    if rest and roll < 0.15:  # the first item in a box of its own (its own random: the demo's fates stay put)
+        package.items = {first.id: first.quantity}
+        package = [package, workflow.ShipmentInput(carrier="UPS", tracking_id=_tracking(random.Random(order.id), "UPS"),
+                                                   ship_date=day, shipping_service="Ground")]
+    workflow.confirm_shipment(order, user, package, now=when)
     if age < timedelta(days=5) or rng.random() > 0.35:
         return
     later = min(when + timedelta(days=rng.randint(3, 9)), now - timedelta(days=1))  # never in the future
