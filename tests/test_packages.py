@@ -326,6 +326,8 @@ def test_edit_shipment_form_edits_one_confirmation(owner_client, two_items, owne
     url = f"/orders/{two_items.order_id}/edit-shipment"
     last = owner_client.get(url, headers=HX).text
     assert "Package 2" in last and f'name="qty_{mug}"' not in last and USPS in last and "In this shipment" in last
+    assert f'href="/orders/{two_items.order_id}/edit-shipment?confirmation=1' in last  # the other shipment
+    assert '<strong aria-current="true">Shipment 2</strong>' in last
     first = owner_client.get(url, query_string={"confirmation": 1}).text
     assert "Package 2" not in first and f'name="qty_{mug}"' in first and 'name="confirmation" type="hidden" value="1"' \
         in first
