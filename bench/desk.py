@@ -93,6 +93,19 @@ class Server:
             time.sleep(0.1)
         raise RuntimeError("gunicorn did not answer in time")
 
+    def cpu_seconds(self) -> float:
+        """CPU time used so far by gunicorn's workers (Linux /proc): what the requests cost, whatever else the
+        machine is doing."""
+        tick, total = os.sysconf("SC_CLK_TCK"), 0.0
+        children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()
+        for pid in children:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+        return total
+
     def kill(self) -> None:
         os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait(30)
