@@ -15,7 +15,8 @@ pytestmark = pytest.mark.slow
 
 
 def test_a_short_load_run_has_no_5xx_and_keeps_the_money_right(tmp_path):
-    args = ["--users", "6", "--seconds", "15", "--orders", "300", "--workers", "2", "--json", str(tmp_path / "r.json")]
+    args = ["--users", "6", "--seconds", "15", "--think", "0.1,0.5", "--orders", "300", "--workers", "2",
+            "--json", str(tmp_path / "r.json")]
     if PG:
         args += ["--database", fresh_pg_database("load")]
     run = subprocess.run([sys.executable, "bench/load.py", *args], cwd=ROOT, capture_output=True, text=True,
