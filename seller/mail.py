@@ -27,7 +27,7 @@ def configured() -> bool:
     return bool(current_app.config.get("SMTP_HOST"))
 
 
-def _email(message: Message, order: Order) -> EmailMessage:
+def _email(message: Message, order: Order, attachments=()) -> EmailMessage:
     cfg = current_app.config
     sender = cfg["MAIL_FROM"] or cfg["SMTP_USERNAME"] or "seller-desk@localhost"
     mail = EmailMessage()
@@ -36,6 +36,8 @@ def _email(message: Message, order: Order) -> EmailMessage:
     mail["Subject"] = message.subject
     mail["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
     mail.set_content(message.body)
+    for filename, pdf in attachments:
+        mail.add_attachment(pdf, maintype="application", subtype="pdf", filename=filename)
     return mail
 
 
@@ -54,8 +56,8 @@ def _send(mail: EmailMessage) -> None:
         smtp.send_message(mail)
 
 
-def deliver(message: Message | None) -> bool | None:
-    """E-mail a committed message to the buyer and record `emailed_at`.
+def deliver(message: Message | None, attachments=()) -> bool | None:
+    """E-mail a committed message to the buyer (with `attachments`: (filename, PDF bytes)) and record `emailed_at`.
 
     None: nothing to do (no message, or SMTP not configured); True: sent; False: not sent (logged)."""
     if message is None or not configured():
@@ -65,7 +67,7 @@ def deliver(message: Message | None) -> bool | None:
         log.warning("message %s not e-mailed: order %s has no buyer e-mail", message.id, order.order_id)
         return False
     try:
-        _send(_email(message, order))
+        _send(_email(message, order, attachments))
     except (OSError, smtplib.SMTPException) as exc:  # refused, timed out, TLS or auth failed, bad address
         log.warning("message %s not e-mailed: %s", message.id, exc)
         return False

@@ -536,6 +536,7 @@ class ReturnRequest(db.Model):
     received_at: Mapped[datetime | None] = mapped_column(DateTime)  # the last Mark received
     received_note: Mapped[str] = mapped_column(Text, default="")
     amazon_rma_id: Mapped[str | None] = mapped_column(String(40))  # from Amazon's returns report (Import returns)
+    label_pdf: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)  # the return label given to the buyer
 
     order: Mapped[Order] = relationship(back_populates="returns")
     items: Mapped[list[ReturnItem]] = relationship(back_populates="return_request", order_by="ReturnItem.id")
@@ -562,6 +563,10 @@ class ReturnItem(db.Model):
 
     return_request: Mapped[ReturnRequest] = relationship(back_populates="items")
     item: Mapped[OrderItem] = relationship()
+
+
+# Whether a return label was given with the authorization: read with the row, the PDF itself stays deferred.
+ReturnRequest.has_label = column_property(ReturnRequest.__table__.c.label_pdf.isnot(None))
 
 
 class Message(db.Model):

@@ -1,4 +1,5 @@
 """Mark received, refunds after receipt, and close-stale-returns (contract §13)."""
+import io
 import re
 import threading
 from datetime import timedelta
@@ -147,7 +148,7 @@ def test_close_stale_returns(app, order_factory, frozen_now):
     assert closed.close_reason == "Item not returned" and closed.closed_at == start + timedelta(days=10, minutes=1)
     event = db.session.scalar(select(OrderEvent).where(OrderEvent.action == "close_return"))
     assert (event.return_request_id, event.user_id, event.details["reason"]) == (stale.id, None, "Item not returned")
-    message = db.session.scalar(select(Message))
+    message = db.session.scalar(select(Message).where(Message.subject == "Your return request"))
     assert message.return_request_id == stale.id and "was closed: the item was not received" in message.body
     before = snapshot()
     again = app.test_cli_runner().invoke(args=["close-stale-returns"])
@@ -161,7 +162,7 @@ def test_auto_close_emails_the_buyer(app, order_factory, frozen_now, smtp):
     assert app.test_cli_runner().invoke(args=["close-stale-returns"]).exit_code == 0
     assert len(smtp.received) == 1 and smtp.received[0][0] == [ret.order.buyer_email]
     assert "Subject: Your return request" in smtp.received[0][1]
-    assert db.session.scalar(select(Message)).emailed_at is not None
+    assert db.session.scalar(select(Message).where(Message.subject == "Your return request")).emailed_at is not None
 
 
 def test_zero_days_closes_at_the_next_run(app, order_factory, frozen_now):
@@ -225,3 +226,46 @@ def test_auto_close_racing_mark_received_has_one_outcome(app, order_factory, fro
     else:
         assert results["close"] == 1 and final.status == "Closed" and final.items[0].received_quantity == 0
         assert "is Closed: Mark received is not possible" in results["receive"] and "mark_received" not in actions
+
+
+# ---------------------------------------------------------------- return label and the authorization e-mail
+
+PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+
+
+@pytest.mark.parametrize("headers", [{}, HX], ids=["no-js", "htmx"])
+def test_authorize_with_a_return_label_emails_it(owner_client, order_factory, smtp, headers):
+    ret = new_return(order_factory("Shipped"))
+    page = owner_client.get(f"/returns/{ret.id}/authorize", headers=headers).text
+    assert "Return label (PDF)" in page and 'enctype="multipart/form-data"' in page
+    response = owner_client.post(f"/returns/{ret.id}/authorize", headers=headers, content_type="multipart/form-data",
+                                 data={"rma_number": "RMA-LBL-1", "return_address": "9 Dock St\nReno, NV",
+                                       "refund_timing": "after_receipt", "version": ret.version,
+                                       "label": (io.BytesIO(PDF), "label.pdf")})
+    assert response.status_code == (200 if headers else 303), response.text
+    db.session.refresh(ret)
+    assert ret.label_pdf == PDF and ret.has_label
+    (recipients, content, committed), = smtp.received
+    assert recipients == [ret.order.buyer_email] and committed == 1
+    assert "RMA number: RMA-LBL-1" in content and "9 Dock St" in content
+    assert 'filename="return-label-RMA-LBL-1.pdf"' in content and "application/pdf" in content
+    label = owner_client.get(f"/returns/{ret.id}/label.pdf")
+    assert label.status_code == 200 and label.data == PDF
+    assert "Return label" in owner_client.get(f"/orders/{ret.order.order_id}").text
+
+
+@pytest.mark.parametrize("headers", [{}, HX], ids=["no-js", "htmx"])
+def test_a_return_label_must_be_a_small_pdf(owner_client, order_factory, headers):
+    ret = new_return(order_factory("Shipped"))
+    before = snapshot()
+    for name, data, message in (("label.png", b"\x89PNG....", "must be a PDF file"),
+                                ("label.pdf", b"GIF89a", "must be a PDF file")):
+        response = owner_client.post(f"/returns/{ret.id}/authorize", headers=headers,
+                                     content_type="multipart/form-data",
+                                     data={"rma_number": "RMA-LBL-2", "return_address": "9 Dock St",
+                                           "refund_timing": "now", "label": (io.BytesIO(data), name)})
+        assert response.status_code == 422 and message in response.text, name
+    with pytest.raises(workflow.InvalidInput, match="too large: at most 2 MB"):
+        workflow.authorize_return(ret, None, "RMA-LBL-3", "9 Dock St", label_pdf=b"%PDF-" + b"0" * 2 * 1024 * 1024)
+    assert snapshot() == before
+    assert owner_client.get(f"/returns/{ret.id}/label.pdf").status_code == 404

@@ -1,5 +1,6 @@
 """Manage Returns forms: Create return request, Authorize request, Mark received, Close request, Contact buyer."""
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileAllowed, FileField
 from wtforms import (
     IntegerField, RadioField, SelectField, SelectMultipleField, StringField, SubmitField, TextAreaField,
 )
@@ -46,6 +47,8 @@ class AuthorizeForm(FlaskForm):
     rma_number = StringField("RMA number", validators=[Length(max=40)])
     return_address = TextAreaField("Return address", validators=[Length(max=1000)])
     refund_timing = RadioField("When to refund", choices=TIMINGS, default="after_receipt")
+    label = FileField(_l("Return label (PDF)"), validators=[  # its size: the verb (MAX_LABEL_BYTES)
+        FileAllowed(["pdf"], _l("The return label must be a PDF file."))])
     version = VersionField()
     submit = SubmitField("Authorize request")
 

@@ -1,6 +1,8 @@
 """Manage Returns: the return requests by status, Create return request, Authorize request, Mark received and Close
 request."""
-from flask import flash, redirect, render_template, request, url_for
+import io
+
+from flask import abort, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -99,18 +101,38 @@ def authorize(return_id):
         if form.validate():
             try:
                 workflow.authorize_return(ret, current_user, form.rma_number.data, form.return_address.data,
-                                          form.refund_timing.data, expected_version=form.version.data)
+                                          form.refund_timing.data, expected_version=form.version.data,
+                                          label_pdf=form.label.data.read() if form.label.data else None)
             except workflow.WorkflowError as exc:
                 status = panels.refuse(form, exc, ret)
             else:
                 message = _("Return for order %(order_id)s authorized with RMA %(rma)s.",
                             order_id=ret.order.order_id, rma=ret.rma_number)
+                if send_authorization(ret) is False:
+                    flash(mail.not_sent(), "warning")
                 if ret.refund_timing != "now" or workflow.why_not(ret, "issue_refund", current_user) is not None:
                     return panels.done(ret, message)
                 refund = workflow.action("issue_refund", ret).url(ret, next=panels.back(ret))
                 return panels.done(ret, message + " " + _("Now issue the refund."), then=refund)
     return panels.form_response("returns/_authorize_form.html", ret, status=status, form=form,
                                 title=_("Authorize request · order %(order_id)s", order_id=ret.order.order_id))
+
+
+def send_authorization(ret: ReturnRequest) -> bool | None:
+    """E-mail the buyer the authorization (RMA, return address, the label attached); None without SMTP."""
+    label = [(f"return-label-{ret.rma_number}.pdf", ret.label_pdf)] if ret.label_pdf else []
+    return mail.deliver(workflow.authorization_message(ret), label)
+
+
+@bp.get("/<int:return_id>/label.pdf")
+@requires("view")
+def label(return_id):
+    """The return label given to the buyer (PDF), or 404."""
+    ret = get_return(return_id)
+    if not ret.label_pdf:
+        abort(404)
+    return send_file(io.BytesIO(ret.label_pdf), mimetype="application/pdf",
+                     download_name=f"return-label-{ret.rma_number}.pdf")
 
 
 @bp.route("/<int:return_id>/close", methods=["GET", "POST"])
@@ -180,6 +202,10 @@ def authorize_selected():
         if form.validate() and address:
             results, status = workflow.authorize_selected(form.ids.data, current_user, address,
                                                           form.refund_timing.data), 200
+            if mail.configured():
+                for _id, ret, why in results:
+                    if why is None:
+                        send_authorization(ret)
             ids = [ret_id for ret_id, _ret, _why in results]
     query = select(ReturnRequest).where(ReturnRequest.id.in_(ids or [])).options(
         selectinload(ReturnRequest.order), selectinload(ReturnRequest.items).selectinload(ReturnItem.item))

@@ -24,7 +24,7 @@ from .refunds import (
     MAX_CENTS, RefundInput, cancel_refund, finalize_refunds, plan_refund_lines, received_amounts, refund, refund_caps,
 )
 from .returns import (
-    Received, authorize_return, authorize_selected, close_return, close_stale_returns, create_return, import_returns,
+    Received, authorization_message, authorize_return, authorize_selected, close_return, close_stale_returns, create_return, import_returns,
     mark_received, new_rma_number,
     returnable_quantities,
 )

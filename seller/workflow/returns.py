@@ -62,28 +62,53 @@ def new_rma_number() -> str:
     return "RMA-" + secrets.token_hex(4).upper()
 
 
+MAX_LABEL_BYTES = 2 * 1024 * 1024  # a return label PDF
+
+
 def authorize_return(ret: ReturnRequest, user: User | None, rma_number: str, return_address: str,
-                     refund_timing: str = "after_receipt", *, now: datetime | None = None,
-                     expected_version: int | None = None) -> ReturnRequest:
-    """Pending Authorization -> Authorized, with a unique RMA number and the return address."""
+                     refund_timing: str = "after_receipt", *, label_pdf: bytes | None = None,
+                     now: datetime | None = None, expected_version: int | None = None) -> ReturnRequest:
+    """Pending Authorization -> Authorized, with a unique RMA number, the return address and optionally the return
+    label (a PDF); the buyer's authorization message (RMA, address, label) is kept for e-mailing after commit
+    (`authorization_message`)."""
     rma = (rma_number or "").strip().upper()
     if not re.fullmatch(r"[A-Z0-9][A-Z0-9-]{2,39}", rma):
-        raise InvalidInput("Use 3 to 40 letters, digits or dashes.", "rma_number")
+        raise InvalidInput(_("Use 3 to 40 letters, digits or dashes."), "rma_number")
     if not (return_address or "").strip():
-        raise InvalidInput("Enter the address the buyer sends the item to.", "return_address")
+        raise InvalidInput(_("Enter the address the buyer sends the item to."), "return_address")
     if refund_timing not in ("now", "after_receipt"):
-        raise InvalidInput("Choose when to refund.", "refund_timing")
+        raise InvalidInput(_("Choose when to refund."), "refund_timing")
+    if label_pdf is not None and not label_pdf.startswith(b"%PDF-"):
+        raise InvalidInput(_("The return label must be a PDF file."), "label")
+    if label_pdf is not None and len(label_pdf) > MAX_LABEL_BYTES:
+        raise InvalidInput(_("The return label is too large: at most 2 MB."), "label")
     now = now or clock.now()
     try:
         with write_transaction(db.session):  # the guard sets the RMA number: a taken one fails its UNIQUE
             _locked_return(ret, "authorize_return", expected_version, status=R.AUTHORIZED.value, rma_number=rma,
-                           return_address=return_address.strip(), refund_timing=refund_timing, authorized_at=now)
+                           return_address=return_address.strip(), refund_timing=refund_timing, authorized_at=now,
+                           **({"label_pdf": label_pdf} if label_pdf else {}))
+            note = Message(order_id=ret.order_id, return_request_id=ret.id, subject="Your return is authorized",
+                           body=(f"Your return for order {ret.order.order_id} is authorized.\n\nRMA number: {rma}\n"
+                                 f"Send the item to:\n{ret.return_address}\n\n"
+                                 + ("Print the return label attached and put it on the parcel.\n" if label_pdf
+                                    else "Write the RMA number on the parcel.\n")),
+                           sent_by_id=user.id if user else None, created_at=now)
+            db.session.add(note)
+            db.session.flush()
             _event(ret.order, user, "authorize_return", ret, rma_number=rma, return_address=ret.return_address,
-                   refund_timing=refund_timing)
+                   refund_timing=refund_timing, label=bool(label_pdf), message_id=note.id)
             return ret
     except IntegrityError:
         db.session.rollback()
-        raise InvalidInput("That RMA number is already used by another return.", "rma_number") from None
+        raise InvalidInput(_("That RMA number is already used by another return."), "rma_number") from None
+
+
+def authorization_message(ret: ReturnRequest) -> Message | None:
+    """The buyer's authorization message of this request (to e-mail, with its label)."""
+    return db.session.scalar(select(Message).where(Message.return_request_id == ret.id,
+                                                   Message.subject == "Your return is authorized")
+                             .order_by(Message.id.desc()))
 
 
 def authorize_selected(ret_ids: list[int], user: User | None, return_address: str,
