@@ -269,3 +269,23 @@ def test_a_return_label_must_be_a_small_pdf(owner_client, order_factory, headers
         workflow.authorize_return(ret, None, "RMA-LBL-3", "9 Dock St", label_pdf=b"%PDF-" + b"0" * 2 * 1024 * 1024)
     assert snapshot() == before
     assert owner_client.get(f"/returns/{ret.id}/label.pdf").status_code == 404
+
+
+@pytest.mark.parametrize("headers", [{}, HX], ids=["no-js", "htmx"])
+def test_buy_return_label_with_the_demo_provider(owner_client, order_factory, smtp, headers):
+    ret = new_return(order_factory("Shipped"))
+    data = {"rma_number": "RMA-BUY-1", "return_address": "9 Dock St", "refund_timing": "now", "buy_label": "1",
+            "version": ret.version}
+    before = snapshot()
+    response = owner_client.post(f"/returns/{ret.id}/authorize", headers=headers, data=data)
+    assert response.status_code == 422 and "Save the parcel preset (weight and size) in Settings" in response.text
+    assert snapshot() == before
+    workflow.save_settings(parcel_weight="2", parcel_weight_unit="lb", parcel_length="10", parcel_width="8",
+                           parcel_height="4", ship_from_name="Lotus Home", ship_from_street1="1200 Industrial Way",
+                           ship_from_city="Reno", ship_from_state="NV", ship_from_zip="89502")
+    response = owner_client.post(f"/returns/{ret.id}/authorize", headers=headers, data=data)
+    assert response.status_code == (200 if headers else 303), response.text
+    db.session.refresh(ret)
+    assert ret.status == "Authorized" and ret.label_pdf.startswith(b"%PDF")
+    (_, content, _), = smtp.received
+    assert 'filename="return-label-RMA-BUY-1.pdf"' in content

@@ -51,6 +51,7 @@ class AuthorizeForm(FlaskForm):
         FileAllowed(["pdf"], _l("The return label must be a PDF file."))])
     version = VersionField()
     submit = SubmitField("Authorize request")
+    buy_label = SubmitField(_l("Buy return label"))
 
 
 MAX_SELECTED = 500  # requests authorized in one go

@@ -7,7 +7,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from .. import listing, mail, panels, returns_report, workflow
+from .. import clock, listing, mail, panels, returns_report, workflow
 from ..auth import requires
 from ..extensions import db
 from ..forms.files import ReturnsReportForm
@@ -16,6 +16,7 @@ from ..htmx import flash_oob, is_partial
 from ..i18n import _, ngettext
 from ..lookup import get_order, get_return
 from ..models import Order, ReturnItem, ReturnRequest, ReturnStatus, Settings
+from ..shipping import providers
 from . import bp
 
 PER_PAGE = 50
@@ -99,11 +100,18 @@ def authorize(return_id):
     else:
         status = 422
         if form.validate():
+            bought = None
             try:
+                label_pdf = form.label.data.read() if form.label.data else None
+                if form.buy_label.data:  # bought first (the provider's call is no place for a transaction)
+                    bought = _buy_return_label(ret)
+                    label_pdf = bought[1].label_pdf
                 workflow.authorize_return(ret, current_user, form.rma_number.data, form.return_address.data,
                                           form.refund_timing.data, expected_version=form.version.data,
-                                          label_pdf=form.label.data.read() if form.label.data else None)
+                                          label_pdf=label_pdf)
             except workflow.WorkflowError as exc:
+                if bought:  # not used after all: ask for the money back
+                    bought[0].void(bought[1].provider_shipment_id)
                 status = panels.refuse(form, exc, ret)
             else:
                 message = _("Return for order %(order_id)s authorized with RMA %(rma)s.",
@@ -116,6 +124,16 @@ def authorize(return_id):
                 return panels.done(ret, message + " " + _("Now issue the refund."), then=refund)
     return panels.form_response("returns/_authorize_form.html", ret, status=status, form=form,
                                 title=_("Authorize request · order %(order_id)s", order_id=ret.order.order_id))
+
+
+def _buy_return_label(ret: ReturnRequest):
+    """Buy return label through the configured provider; its refusal as the form's message."""
+    cfg = Settings.current()
+    try:
+        return providers.buy_return_label(ret.order, cfg, clock.local_today(workflow.store_tz()),
+                                          f"return-{ret.id}-{ret.version}")
+    except providers.ShippingError as exc:
+        raise workflow.InvalidInput(str(exc), "label") from None
 
 
 def send_authorization(ret: ReturnRequest) -> bool | None:

@@ -142,6 +142,21 @@ def active(cfg: Settings):
     return DemoProvider(cfg.demo_rates, current_app.secret_key)
 
 
+def buy_return_label(order: Order, cfg: Settings, ship_date: date, key: str) -> tuple[object, Purchase]:
+    """Buy return label: a prepaid label for the buyer to send the items back, through the provider in use — the
+    order's parcel with from and to swapped (the buyer -> the store's ship-from address), the Settings parcel
+    preset, the cheapest rate. Returns (the provider, the purchase)."""
+    preset = parcel_preset(cfg)
+    if preset is None:
+        raise ShippingError("Save the parcel preset (weight and size) in Settings to buy return labels.")
+    store = ship_from(cfg)
+    if not store.complete():
+        raise ShippingError("Enter the ship-from address in Settings: return labels are addressed to it.")
+    provider = active(cfg)
+    cheapest = provider.rates(order, preset[0], recipient(order), ship_date, to=store)[0]
+    return provider, provider.buy(cheapest.shipment_ref, cheapest.id, key)
+
+
 # ---------------------------------------------------------------- EasyPost
 
 # EasyPost's carrier names, spelled as Amazon's carrier codes where they differ.
