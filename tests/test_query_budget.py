@@ -39,7 +39,7 @@ CEILINGS = {
     "Confirm shipment (no JS)":       (15, "POST", "/orders/{unshipped}/ship", False),
     # +2: a partially shipped order cannot be canceled (its packages, asked by the button's check and the verb)
     "Cancel order (htmx)":            (16, "POST", "/orders/{unshipped}/cancel", True),
-    "partial refund (htmx)":          (24, "POST", "/orders/{shipped}/refund", True),
+    "partial refund (htmx)":          (25, "POST", "/orders/{shipped}/refund", True),
 }
 TRANSACTION_CONTROL = re.compile(r"\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE)\b", re.I)
 
