@@ -86,6 +86,15 @@ def test_when_the_window_ends_the_refund_is_final(owner_client, order_factory, f
     assert "Refund final" in owner_client.get(f"/orders/{order.order_id}").text
 
 
+def test_the_order_list_drops_cancel_refund_when_the_window_ends(owner_client, order_factory, frozen_now):
+    order = order_factory("Shipped")
+    made, _ = workflow.refund(order, None, full())
+    assert cancel_button(owner_client.get("/orders?status=Shipped").text)
+    assert cancel_button(owner_client.get("/orders?status=Shipped").text)  # the same list again (cached)
+    frozen_now(made.final_at)
+    assert not cancel_button(owner_client.get("/orders?status=Shipped").text)
+
+
 def test_the_window_is_a_setting(owner_client):
     page = owner_client.get("/settings").text
     assert "Refund window (hours)" in page and 'name="refund_window_hours" type="number" value="2"' in page

@@ -28,7 +28,8 @@ from .cache import sections
 
 
 def _render_list() -> tuple[str, datetime]:
-    """The list section, and when time alone would change it (next store midnight, next Ship by passing)."""
+    """The list section, and when time alone would change it (next store midnight, next Ship by passing, next
+    refund window ending: its Cancel refund goes)."""
     order_list = listing.order_list()
     found = order_list.filter
     total = order_list.counts()[found.status or "All"]
@@ -39,7 +40,8 @@ def _render_list() -> tuple[str, datetime]:
                            service_levels=SERVICE_LEVELS, ready=_scanned(found, orders) if is_partial() else None)
     now = clock.now()
     midnight = clock.local_day_start(clock.local_today(found.tz, now) + timedelta(days=1), found.tz)
-    return html, min([midnight, metrics.next_at_risk_change(now)]
+    pending = [o.refund_pending_until for o in orders if o.refund_pending_until and o.refund_pending_until > now]
+    return html, min([midnight, metrics.next_at_risk_change(now), *pending]
                      + [o.ship_by for o in orders if o.status == OrderStatus.UNSHIPPED and o.ship_by > now])
 
 
