@@ -77,8 +77,9 @@ def serve(host, port, workers):
         import waitress
         waitress.serve(current_app._get_current_object(), host=host, port=port, threads=8)
         return
+    # --timeout as in the Procfile: Confirm shipments of a 5,000-line tracking file takes longer than the default 30 s
     os.execvp(sys.executable, [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers",
-                               str(workers), "--access-logfile", "-", "app:app"])
+                               str(workers), "--timeout", "60", "--access-logfile", "-", "app:app"])
 
 
 @click.command("release")
