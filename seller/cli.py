@@ -63,6 +63,14 @@ def _upgrade_and_announce(url: str) -> None:
     click.echo(f"\n    {_('Setup code')}: {code}\n")
 
 
+def _start_amazon_loop() -> None:
+    """The Amazon loop beside the server (contract §11): one process, idle until a connection is saved, ending
+    with the server. Another loop already running (the Procfile's worker) keeps the lock; this one then waits."""
+    import subprocess
+    subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "amazon-sync", "--loop",
+                      "--parent", str(os.getpid())])
+
+
 @click.command("serve")
 @click.option("--host", default=lambda: os.environ.get("HOST", "127.0.0.1"), show_default="127.0.0.1",
               help="0.0.0.0 to serve tablets on the local network.")
@@ -71,6 +79,7 @@ def _upgrade_and_announce(url: str) -> None:
 def serve(host, port, workers):
     """Apply migrations, say how to sign in, then serve with a production server (gunicorn; waitress on Windows)."""
     _upgrade_and_announce(f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}")
+    _start_amazon_loop()
     db.session.remove()
     db.engine.dispose()
     if sys.platform == "win32":
@@ -204,12 +213,13 @@ def export_shipments(since, until, output):
 @click.command("amazon-sync")
 @click.option("--loop", is_flag=True, help="Keep going: pull every few minutes, push within seconds of an action.")
 @click.option("--pull-minutes", default=5.0, show_default=True, help="With --loop: minutes between pulls.")
+@click.option("--push-seconds", default=2.0, show_default=True, help="With --loop: seconds between outbox checks.")
 @click.option("--parent", type=int, hidden=True, help="With --loop: stop when this process is gone (serve).")
-def amazon_sync(loop, pull_minutes, parent):
+def amazon_sync(loop, pull_minutes, push_seconds, parent):
     """Sync with Amazon: pull the orders updated since the last sync, then push what the desk did."""
     from .amazon import worker
     if loop:
-        worker.loop(pull_every=pull_minutes * 60, parent=parent, echo=click.echo)
+        worker.loop(pull_every=pull_minutes * 60, push_every=push_seconds, parent=parent, echo=click.echo)
         return
     ok, message = worker.run_once()
     if not ok:

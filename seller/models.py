@@ -224,6 +224,7 @@ class Order(db.Model):
     cancellation: Mapped[Cancellation | None] = relationship(back_populates="order")
     refunds: Mapped[list[Refund]] = relationship(back_populates="order", order_by="Refund.id")
     returns: Mapped[list[ReturnRequest]] = relationship(back_populates="order", order_by="ReturnRequest.id")
+    amazon_messages: Mapped[list[AmazonMessage]] = relationship(order_by="AmazonMessage.id", viewonly=True)
 
     @hybrid_method
     def is_late(self, now: datetime) -> bool:
@@ -247,6 +248,16 @@ class Order(db.Model):
     def packages(self) -> list[Shipment]:
         """The packages in force, every confirmation's (replaced ones stay in `shipments`)."""
         return [s for s in self.shipments if s.superseded_at is None]
+
+    @property
+    def amazon_state(self) -> str | None:
+        """What Amazon has heard of this order's actions: "refused" (any refused), "waiting", "sent", or None."""
+        states = {m.state for m in self.amazon_messages}
+        return next((s for s in ("refused", "waiting", "sent") if s in states), None)
+
+    @property
+    def amazon_refusals(self) -> list[AmazonMessage]:
+        return [m for m in self.amazon_messages if m.state == "refused"]
 
     @property
     def shipment(self) -> Shipment | None:
@@ -665,7 +676,7 @@ class AmazonMessage(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=_now)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime)
 
-    order: Mapped[Order] = relationship()
+    order: Mapped[Order] = relationship(overlaps="amazon_messages")
 
 
 class WorkerLock(db.Model):

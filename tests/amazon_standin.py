@@ -12,7 +12,9 @@ import gzip
 import itertools
 import json
 import re
+import socket
 import threading
+import time
 import xml.etree.ElementTree as ET
 from collections import Counter
 from datetime import datetime, timezone
@@ -23,7 +25,6 @@ from urllib.parse import parse_qs, urlsplit
 from jsonschema import Draft4Validator
 
 MODELS = Path(__file__).parent / "amazon_models"
-PAGE = 100
 
 
 def _validator(model: str, definition: str) -> Draft4Validator:
@@ -65,6 +66,8 @@ class AmazonStandIn:
         self.message_errors: dict[str, str] = {}  # AmazonOrderID -> the processing report's error for it
         self.refuse_confirm: dict[str, str] = {}  # AmazonOrderID -> 400 message for confirmShipment
         self.polls_before_done = 1
+        self.page_size = 100  # orders a getOrders page
+        self.delay = 0.0  # seconds each answer takes (so that a test can stop a worker in the middle)
 
     # ------------------------------------------------------------ server
 
@@ -77,9 +80,15 @@ class AmazonStandIn:
             def log_message(self, *args):
                 pass
 
+            def setup(self):
+                super().setup()
+                self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # no 40 ms delayed-ACK stalls
+
             def _answer(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
+                if standin.delay:
+                    time.sleep(standin.delay)
                 status, headers, payload = standin.handle(self.command, self.path, dict(self.headers), body)
                 data = payload if isinstance(payload, bytes) else json.dumps(payload).encode() if payload is not None \
                     else b""
@@ -94,7 +103,11 @@ class AmazonStandIn:
 
             do_GET = do_POST = do_PUT = do_DELETE = _answer
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            def handle_error(self, request, client_address):  # a client killed mid-request: nothing to say
+                pass
+
+        self.server = Server(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -145,7 +158,7 @@ class AmazonStandIn:
         url = urlsplit(raw_path)
         path, query = url.path, {k: v for k, v in parse_qs(url.query).items()}
         with self.lock:
-            self.calls[(method, re.sub(r"/[0-9A-Za-z|._-]*\d[0-9A-Za-z|._-]*", "/{id}", path))] += 1
+            self.calls[(method, re.sub(r"(/v0/orders|/feeds|/documents|/upload|/download)/[^/]+", r"\1/{id}", path))] += 1
             if path == "/auth/o2/token":
                 return self._token(body)
             if path.startswith("/upload/"):
@@ -263,7 +276,7 @@ class AmazonStandIn:
         matching = sorted((o for o in self.orders.values() if o["LastUpdateDate"] >= after),
                           key=lambda o: (o["LastUpdateDate"], o["AmazonOrderId"]))
         page = []
-        for order in matching[start:start + PAGE]:
+        for order in matching[start:start + self.page_size]:
             shown = {k: v for k, v in order.items() if not k.startswith("_")}
             if "buyerInfo" in pii:
                 shown["BuyerInfo"] = order["_buyer"]
@@ -271,8 +284,8 @@ class AmazonStandIn:
                 shown["ShippingAddress"] = order["_address"]
             page.append(shown)
         answer = {"Orders": page}
-        if start + PAGE < len(matching):
-            answer["NextToken"] = json.dumps([after, start + PAGE])
+        if start + self.page_size < len(matching):
+            answer["NextToken"] = json.dumps([after, start + self.page_size])
         return 200, {"x-amzn-RateLimit-Limit": "0.0167"}, {"payload": answer}
 
     def _confirm(self, order_id, payload):

@@ -79,9 +79,10 @@ class _Token:
 
 class SellingPartner:
     def __init__(self, creds: Credentials, endpoint: str = NA_ENDPOINT, token_url: str = LWA_TOKEN_URL, *,
-                 timeout: float = 20, max_wait: float = 60, sleep: Callable[[float], None] = time.sleep):
+                 timeout: float = 20, max_wait: float = 60, sleep: Callable[[float], None] | None = None):
         self.creds, self.endpoint, self.token_url = creds, endpoint.rstrip("/"), token_url
-        self.timeout, self.max_wait, self.sleep = timeout, max_wait, sleep
+        self.timeout, self.max_wait = timeout, max_wait
+        self.sleep = sleep or (lambda seconds: time.sleep(seconds))
         self._key = hashlib.sha256(f"{token_url}\n{creds.client_id}\n{creds.client_secret}\n{creds.refresh_token}".encode()).hexdigest()
         self.api = self._client(_Token(self))
 
@@ -154,26 +155,36 @@ class SellingPartner:
         answer = self.call(SellersApi(self.api).get_marketplace_participations)
         return [(p.marketplace.id, p.marketplace.name) for p in answer.payload or []]
 
+    def payload(self, method, *args, **kwargs) -> dict:
+        """A read's `payload` as Amazon's JSON (its own field names): the SDK sends the request, but building its
+        model objects costs more than the request itself (each makes a Configuration)."""
+        answer = self.call(method, *args, _preload_content=False, **kwargs)
+        try:
+            return json.loads(answer.data)["payload"]
+        except (ValueError, KeyError, TypeError):
+            raise Unavailable("Amazon's answer could not be read.") from None
+
     def orders_updated_since(self, since: datetime):
-        """Every seller-fulfilled order updated since `since`, page after page, buyer and address included
-        (one restricted data token for the list)."""
+        """Every seller-fulfilled order updated since `since` (Amazon's JSON), page after page, buyer and address
+        included (one restricted data token for the list)."""
         rdt = self.restricted_token([("GET", ORDERS_PATH, PII)])
         orders = OrdersV0Api(self._client(_Token(self, rdt)))
         after = since.replace(tzinfo=timezone.utc).isoformat().replace("+00:00", "Z")
-        answer = self.call(orders.get_orders, [self.creds.marketplace_id], last_updated_after=after,
-                           fulfillment_channels=["MFN"])
+        page = self.payload(orders.get_orders, [self.creds.marketplace_id], last_updated_after=after,
+                            fulfillment_channels=["MFN"])
         while True:
-            yield from (order.to_dict() for order in answer.payload.orders or [])
-            if not answer.payload.next_token:
+            yield from page.get("Orders") or []
+            if not page.get("NextToken"):
                 return
-            answer = self.call(orders.get_orders, [self.creds.marketplace_id], next_token=answer.payload.next_token)
+            page = self.payload(orders.get_orders, [self.creds.marketplace_id], next_token=page["NextToken"])
 
     def order_items(self, order_id: str) -> list[dict]:
+        """An order's items (Amazon's JSON), every page."""
         api, items, token = OrdersV0Api(self.api), [], None
         while True:
-            answer = self.call(api.get_order_items, order_id, **({"next_token": token} if token else {}))
-            items += [item.to_dict() for item in answer.payload.order_items or []]
-            token = answer.payload.next_token
+            page = self.payload(api.get_order_items, order_id, **({"next_token": token} if token else {}))
+            items += page.get("OrderItems") or []
+            token = page.get("NextToken")
             if not token:
                 return items
 

@@ -32,11 +32,11 @@ OVERLAP = timedelta(minutes=10)
 STATUSES = {"Pending": S.PENDING, "PendingAvailability": S.PENDING, "Unshipped": S.UNSHIPPED,
             "PartiallyShipped": S.UNSHIPPED, "Shipped": S.SHIPPED, "InvoiceUnconfirmed": S.SHIPPED,
             "Canceled": S.CANCELED}
-AMOUNTS = {"item_price": "item_price_cents", "item_tax": "item_tax_cents", "shipping_price": "shipping_price_cents",
-           "shipping_tax": "shipping_tax_cents"}
-ADDRESS = {"name": "recipient_name", "address_line1": "ship_address_1", "address_line2": "ship_address_2",
-           "address_line3": "ship_address_3", "city": "ship_city", "state_or_region": "ship_state",
-           "postal_code": "ship_postal_code", "phone": "ship_phone"}
+AMOUNTS = {"ItemPrice": "item_price_cents", "ItemTax": "item_tax_cents", "ShippingPrice": "shipping_price_cents",
+           "ShippingTax": "shipping_tax_cents"}
+ADDRESS = {"Name": "recipient_name", "AddressLine1": "ship_address_1", "AddressLine2": "ship_address_2",
+           "AddressLine3": "ship_address_3", "City": "ship_city", "StateOrRegion": "ship_state",
+           "PostalCode": "ship_postal_code", "Phone": "ship_phone"}
 
 
 @dataclass
@@ -68,32 +68,32 @@ def _date(text: str | None) -> datetime | None:
 
 
 def _cents(money: dict | None) -> int | None:
-    if not money or money.get("amount") in (None, ""):
+    if not money or money.get("Amount") in (None, ""):
         return None
-    return to_cents(parse_amount(str(money["amount"])))
+    return to_cents(parse_amount(str(money["Amount"])))
 
 
 def reported(order: dict, items: list[dict], line: int) -> reports.ReportedOrder:
-    """An Orders API order (the SDK's dict) as the report import reads one: the same columns for every order."""
-    paid = STATUSES[order["order_status"]] != S.PENDING
-    purchased = _date(order["purchase_date"])
-    address, buyer = order.get("shipping_address") or {}, order.get("buyer_info") or {}
-    fields = {"order_id": order["amazon_order_id"], "purchased_at": purchased, "paid_at": purchased if paid else None,
-              "promise_at": _date(order.get("latest_ship_date")),
-              "buyer_email": _text(Order, "buyer_email", buyer.get("buyer_email")),
-              "buyer_name": _text(Order, "buyer_name", buyer.get("buyer_name")),
+    """An Orders API order (Amazon's JSON) as the report import reads one: the same columns for every order."""
+    paid = STATUSES[order["OrderStatus"]] != S.PENDING
+    purchased = _date(order["PurchaseDate"])
+    address, buyer = order.get("ShippingAddress") or {}, order.get("BuyerInfo") or {}
+    fields = {"order_id": order["AmazonOrderId"], "purchased_at": purchased, "paid_at": purchased if paid else None,
+              "promise_at": _date(order.get("LatestShipDate")),
+              "buyer_email": _text(Order, "buyer_email", buyer.get("BuyerEmail")),
+              "buyer_name": _text(Order, "buyer_name", buyer.get("BuyerName")),
               **{column: _text(Order, column, address.get(key)) for key, column in ADDRESS.items()},
-              "ship_country": (address.get("country_code") or "US")[:2].upper(),
+              "ship_country": (address.get("CountryCode") or "US")[:2].upper(),
               "ship_service_level": _text(Order, "ship_service_level",
-                                          order.get("shipment_service_level_category") or "Standard"),
-              "currency": ((order.get("order_total") or {}).get("currency_code") or "USD")[:3],
-              "is_business_order": bool(order.get("is_business_order"))}
+                                          order.get("ShipmentServiceLevelCategory") or "Standard"),
+              "currency": ((order.get("OrderTotal") or {}).get("CurrencyCode") or "USD")[:3],
+              "is_business_order": bool(order.get("IsBusinessOrder"))}
     lines, has_amounts = [], True
     for item in items:
-        line_fields = {"order_item_id": item["order_item_id"],
-                       "sku": _text(OrderItem, "sku", item.get("seller_sku") or item.get("asin")),
-                       "product_name": (item.get("title") or "").strip(),
-                       "quantity": max(int(item.get("quantity_ordered") or 0), 1)}
+        line_fields = {"order_item_id": item["OrderItemId"],
+                       "sku": _text(OrderItem, "sku", item.get("SellerSKU") or item.get("ASIN")),
+                       "product_name": (item.get("Title") or "").strip(),
+                       "quantity": max(int(item.get("QuantityOrdered") or 0), 1)}
         amounts = {column: _cents(item.get(key)) for key, column in AMOUNTS.items()}
         if amounts["item_price_cents"] is None:
             has_amounts = False
@@ -110,13 +110,13 @@ def pull(sp: SellingPartner, row: AmazonConnection) -> PullResult:
     orders, finals = {}, []
     try:
         for number, order in enumerate(sp.orders_updated_since(since), start=1):
-            status = STATUSES.get(order.get("order_status"))
+            status = STATUSES.get(order.get("OrderStatus"))
             if status is None:
                 result.skipped += 1
             elif status in (S.SHIPPED, S.CANCELED):
-                finals.append((order["amazon_order_id"], status, _date(order.get("last_update_date")) or started))
+                finals.append((order["AmazonOrderId"], status, _date(order.get("LastUpdateDate")) or started))
             else:
-                orders[order["amazon_order_id"]] = reported(order, sp.order_items(order["amazon_order_id"]), number)
+                orders[order["AmazonOrderId"]] = reported(order, sp.order_items(order["AmazonOrderId"]), number)
     except AmazonError as exc:
         result.error = _("Could not sync with Amazon: %(reason)s", reason=exc.message)
     except (AmountError, ValueError, KeyError) as exc:

@@ -71,6 +71,8 @@ class Lock:
 
     def release(self):
         if self.conn is not None:
+            self.conn.execute(text("SELECT pg_advisory_unlock_all()"))
+            self.conn.commit()
             self.conn.close()
             self.conn = None
         elif db.engine.dialect.name != "postgresql":

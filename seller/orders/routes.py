@@ -11,13 +11,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from wtforms.fields.choices import SelectChoice
 
-from .. import clock, listing, metrics, panels, workflow
+from .. import amazon_status, clock, listing, metrics, panels, workflow
 from ..auth import requires
 from ..db import data_version
 from ..extensions import db
+from ..forms.common import ActionForm
 from ..forms.orders import MAX_PACKAGES, SERVICE_LEVELS, CancelForm, ShipmentForm
 from ..htmx import is_partial
-from ..i18n import _
+from ..i18n import _, ngettext
 from ..lookup import get_order
 from ..models import Message, Order, OrderEvent, OrderStatus, Refund, ReturnRequest, Shipment, units_in
 from . import bp
@@ -34,7 +35,8 @@ def _render_list() -> tuple[str, datetime]:
     found = order_list.filter
     total = order_list.counts()[found.status or "All"]
     orders = list(db.session.scalars(found.page_select().options(selectinload(Order.items),
-                                                                 selectinload(Order.shipments))))
+                                                                 selectinload(Order.shipments),
+                                                                 *amazon_status.loader())))
     html = render_template("orders/_list.html", order_list=order_list, found=found, form=found.form, orders=orders,
                            total=total, pages=max((total + found.per_page - 1) // found.per_page, 1),
                            service_levels=SERVICE_LEVELS, ready=_scanned(found, orders) if is_partial() else None)
@@ -60,7 +62,7 @@ def _scanned(found, orders: list[Order]) -> Order | None:
 def _render_page() -> tuple[str, datetime]:
     """The whole Manage Orders page around the list section (and when time alone would change it)."""
     section, expires = _render_list()
-    return render_template("orders/index.html", section=Markup(section)), expires
+    return render_template("orders/index.html", section=Markup(section), amazon=amazon_status.summary()), expires
 
 
 def _cached(render) -> str:
@@ -95,7 +97,7 @@ def detail(order_id):
                       selectinload(Order.shipments).selectinload(Shipment.items),
                       selectinload(Order.refunds).selectinload(Refund.lines),
                       selectinload(Order.returns).selectinload(ReturnRequest.items),
-                      selectinload(Order.events).joinedload(OrderEvent.user))
+                      selectinload(Order.events).joinedload(OrderEvent.user), *amazon_status.loader())
     messages = db.session.scalars(select(Message).where(Message.order_id == order.id).order_by(Message.id)).all()
     return render_template("orders/detail.html", order=order, messages=messages)
 
@@ -275,3 +277,27 @@ def cancel(order_id):
                 return panels.done(order, _("Order %(order_id)s was canceled (%(reason)s).",
                                             order_id=order.order_id, reason=form.reason.data))
     return panels.form_response("orders/_cancel_form.html", order, title=title, form=form, status=status)
+
+
+@bp.route("/<order_id>/amazon-retry", methods=["GET", "POST"])
+@requires("retry_amazon")
+def retry_amazon(order_id):
+    """Retry (owner): Amazon's messages, and a button that sends again what Amazon refused."""
+    order = get_order(order_id)
+    if refused := panels.check(order, "retry_amazon", current_user):
+        return refused
+    form = ActionForm(formdata=None, version=order.version) if request.method == "GET" else ActionForm()
+    if request.method == "POST" and form.validate():
+        count = workflow.retry_amazon(order, current_user)
+        return panels.done(order, ngettext("%(num)d message for order %(order_id)s will be sent to Amazon again.",
+                                           "%(num)d messages for order %(order_id)s will be sent to Amazon again.",
+                                           count, order_id=order.order_id))
+    return panels.form_response("orders/_retry_form.html", order, title=workflow.action("retry_amazon", order).label,
+                                form=form, status=422 if form.errors else 200)
+
+
+@bp.get("/amazon")
+@requires("view")
+def amazon():
+    """What Amazon refused (and what waits), with Amazon's messages: where the Manage Orders summary links."""
+    return render_template("orders/amazon.html", amazon=amazon_status.summary(), refused=amazon_status.refused())

@@ -20,6 +20,7 @@ from .errors import (
 from .imports import ReportUpdate, new_order, new_orders, update_from_reports
 from .labels import LABEL_CLAIM_TTL, LABEL_DAYS_AHEAD, buy_shipping, check_label_date, claim_label, release_label_claim
 from .messages import contact_buyer
+from .outbox import retry_amazon
 from .refunds import (
     MAX_CENTS, RefundInput, cancel_refund, finalize_refunds, plan_refund_lines, received_amounts, refund, refund_caps,
 )

@@ -52,6 +52,10 @@ def _refund_pending(order: Order) -> str | None:
     return None
 
 
+def _amazon_refused(order: Order) -> str | None:
+    return None if order.amazon_refusals else _("Amazon has not refused anything for this order.")
+
+
 def _has_label(order: Order) -> str | None:
     return None if order.has_label else _("No label was bought for this order.")
 
@@ -86,6 +90,7 @@ _ALL = [
     Action("print_label", _l("Print label"), "shipping.label", "order", staff=True, opens="pdf", check=_has_label),
     Action("refund", _l("Refund order"), "refunds.order", "order", check=_refundable),
     Action("cancel_refund", _l("Cancel refund"), "refunds.cancel", "order", style="danger", check=_refund_pending),
+    Action("retry_amazon", _l("Retry"), "orders.retry_amazon", "order", check=_amazon_refused),
     Action("create_return", _l("Create return request"), "returns.create", "order", shown=frozenset({"page"})),
     Action("contact_buyer", _l("Contact buyer"), "contact.order", "order", staff=True, shown=frozenset({"page"})),
     Action("authorize_return", _l("Authorize request"), "returns.authorize", "return", style="primary"),

@@ -18,6 +18,7 @@ from ..models import (
     Order, OrderEvent, OrderItem, Refund, RefundLine, ReturnRequest, ReturnStatus as R, Settings, User,
 )
 from ..money import from_cents
+from . import outbox
 from .actions import awaiting_item
 from .core import _event, _guard, _locked_order, _refused, store_tz
 from .errors import (ConcessionExceedsCap, IdempotencyConflict, InvalidInput, InvalidTransition, NotRefundable,
@@ -255,6 +256,8 @@ def refund(order: Order, user: User | None, data: RefundInput, *, return_request
                            "item": str(from_cents(line.item_cents)), "item_tax": str(from_cents(line.item_tax_cents)),
                            "shipping": str(from_cents(line.shipping_cents)),
                            "shipping_tax": str(from_cents(line.shipping_tax_cents))} for line in lines])
+            if not window:  # final at once: Amazon hears of it now (else when its window ends: finalize_refunds)
+                outbox.refund_message(order, new)
             fully = order.refunded_cents >= order.paid_cents
             open_returns = [r for r in order.returns if r.status in RETURN_ACTIONS["complete_return"][0]
                             and (fully or (data.kind == "full" and r.id == ret_id))]
@@ -345,4 +348,7 @@ def finalize_refunds(*, now: datetime | None = None) -> list[int]:
             db.session.execute(insert(OrderEvent), [
                 {"order_id": order_pk, "return_request_id": ret_id, "at": now, "action": "refund_final",
                  "details": {"refund_id": refund_pk}} for refund_pk, order_pk, ret_id in done])
+            for refund_pk, _order_pk, _ret_id in done:  # final: only now does Amazon hear of it
+                final = db.session.get(Refund, refund_pk)
+                outbox.refund_message(final.order, final)
     return [refund_pk for refund_pk, _, _ in done]

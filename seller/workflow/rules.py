@@ -55,6 +55,7 @@ ORDER_ACTIONS: dict[str, tuple[frozenset[str], str | None]] = {
     "mark_paid": (frozenset({S.PENDING}), S.UNSHIPPED),
     "amazon_shipped": (frozenset({S.PENDING, S.UNSHIPPED}), S.SHIPPED),  # Amazon says so (amazon.sync)
     "amazon_canceled": (frozenset({S.PENDING, S.UNSHIPPED}), S.CANCELED),
+    "retry_amazon": (frozenset(S), None),  # send again what Amazon refused (workflow.outbox)
 }
 RETURN_ACTIONS: dict[str, tuple[frozenset[str], str | None]] = {
     "authorize_return": (frozenset({R.PENDING_AUTHORIZATION}), R.AUTHORIZED),

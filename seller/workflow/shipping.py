@@ -15,6 +15,7 @@ from ..i18n import _
 from ..models import (
     Cancellation, Order, OrderEvent, OrderStatus as S, PackSession, Shipment, ShipmentItem, User, units_in,
 )
+from . import outbox
 from .core import _event, _locked_order, store_tz
 from .actions import partly_shipped
 from .errors import InvalidInput, InvalidTransition
@@ -186,6 +187,8 @@ def _confirm(order: Order, user: User | None, packages: ShipmentInput | Sequence
         details["late"] = late
     _event(order, user, action, note=checked[0].note, confirmation=confirmation,
            packages=[_package_details(s, held, skus) for s, held in zip(shipments, units)], **details)
+    for shipment, held in zip(shipments, units):
+        outbox.shipment_message(order, shipment, held)
     return shipments[0] if single else shipments
 
 
@@ -227,6 +230,7 @@ def cancel_order(order: Order, user: User | None, reason: str, memo: str = "", *
         db.session.add(cancellation)
         _event(order, user, "cancel_order", reason=reason, memo=cancellation.memo,
                counts_toward_cancel_rate=reason != "Buyer canceled")
+        outbox.cancel_message(order, cancellation)
         return cancellation
 
 
