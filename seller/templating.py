@@ -4,7 +4,7 @@ from flask_login import current_user
 
 from flask_babel import get_locale
 
-from . import clock, i18n, workflow
+from . import amazon_status, clock, i18n, workflow
 from .models import Settings
 from .money import fmt
 
@@ -55,4 +55,5 @@ def init_app(app):
         store_name=lambda: store_settings().store_name, store_settings=store_settings, can=can,
         actions_for=actions_for, next_url=listing.next_url, row_id=panels.row_id, languages=i18n.LANGUAGES,
         current_language=lambda: str(get_locale() or "en"),
-        today_in_store=lambda: clock.local_today(workflow.store_tz()).isoformat())
+        today_in_store=lambda: clock.local_today(workflow.store_tz()).isoformat(),
+        amazon_connected=amazon_status.connected)

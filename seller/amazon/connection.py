@@ -14,7 +14,8 @@ from .secrets import unseal
 
 def demo_mode() -> bool:
     """A demo desk (SELLER_DEMO) never talks to a real Amazon account."""
-    return (current_app.config.get("SELLER_DEMO") or os.environ.get("SELLER_DEMO", "")) not in ("", "0", False)
+    return bool(current_app.config.get("SELLER_DEMO")) or os.environ.get("SELLER_DEMO", "").lower() not in (
+        "", "0", "false", "no")
 
 
 def current() -> AmazonConnection | None:

@@ -53,7 +53,10 @@ def _refund_pending(order: Order) -> str | None:
 
 
 def _amazon_refused(order: Order) -> str | None:
-    return None if order.amazon_refusals else _("Amazon has not refused anything for this order.")
+    from ..amazon_status import connected  # noqa: PLC0415  (asked once a request)
+    if connected() and order.amazon_refusals:
+        return None
+    return _("Amazon has not refused anything for this order.")
 
 
 def _has_label(order: Order) -> str | None:

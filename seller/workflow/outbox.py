@@ -20,9 +20,10 @@ def _connected() -> bool:
     return bool(db.session.scalar(select(AmazonConnection.seller_id).where(AmazonConnection.id == 1)))
 
 
-def _write(order: Order, kind: str, key: str, payload: dict) -> None:
+def _write(order: Order, kind: str, key: str, payload) -> None:
+    """`payload` is made (a callable) only with a connection: without one, nothing is read or written."""
     if _connected():
-        db.session.add(AmazonMessage(order_id=order.id, kind=kind, key=key, payload=payload, due_at=clock.now()))
+        db.session.add(AmazonMessage(order_id=order.id, kind=kind, key=key, payload=payload(), due_at=clock.now()))
 
 
 def _ship_moment(order: Order, shipment: Shipment) -> datetime:
@@ -35,7 +36,7 @@ def _ship_moment(order: Order, shipment: Shipment) -> datetime:
 def shipment_message(order: Order, shipment: Shipment, held: dict[int, int]) -> None:
     """Confirm shipment / Re-confirm shipment: each package its own `confirmShipment` (its reference ID is the
     package's id) with the units it holds (`held`: OrderItem.id -> quantity)."""
-    _write(order, "confirm_shipment", f"shipment:{shipment.id}", {
+    _write(order, "confirm_shipment", f"shipment:{shipment.id}", lambda: {
         "orderId": order.order_id, "packageReferenceId": str(shipment.id), "carrierCode": shipment.carrier,
         "carrierName": shipment.carrier_name, "shippingMethod": shipment.shipping_service,
         "trackingNumber": shipment.tracking_id,
@@ -45,17 +46,17 @@ def shipment_message(order: Order, shipment: Shipment, held: dict[int, int]) -> 
 
 
 def cancel_message(order: Order, cancellation: Cancellation) -> None:
-    _write(order, "cancel_order", f"cancel:{order.id}", {
+    _write(order, "cancel_order", f"cancel:{order.id}", lambda: {
         "orderId": order.order_id, "reason": cancellation.reason,
         "items": [item.order_item_id for item in order.items]})
 
 
 def refund_message(order: Order, refund: Refund) -> None:
     """Each refunded item's components (cents), the concessions and the reason."""
-    by_item = {item.id: item.order_item_id for item in order.items}
-    _write(order, "refund", f"refund:{refund.id}", {
+    by_item = lambda: {item.id: item.order_item_id for item in order.items}  # noqa: E731
+    _write(order, "refund", f"refund:{refund.id}", lambda: {
         "orderId": order.order_id, "reason": refund.reason, "currency": order.currency,
-        "items": [{"orderItemId": by_item[line.order_item_id], "principal": line.item_cents,
+        "items": [{"orderItemId": by_item()[line.order_item_id], "principal": line.item_cents,
                    "tax": line.item_tax_cents, "shipping": line.shipping_cents, "shippingTax": line.shipping_tax_cents}
                   for line in refund.lines],
         "returnShipping": refund.return_concession_cents, "goodwill": refund.other_concession_cents,
