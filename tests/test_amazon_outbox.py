@@ -264,3 +264,16 @@ def test_loop_pulls_and_pushes(connected, owner):
     assert [m.state for m in messages()] == ["sent"]
     assert db.session.scalar(select(func.count()).select_from(AmazonMessage).where(
         AmazonMessage.state == "waiting")) == 0
+
+
+def test_sync_now_leaves_the_push_to_a_running_loop(connected, owner):
+    order = amazon_order(connected)
+    ship(order, owner)
+    loop = worker.Lock()
+    loop.holder = "elsewhere:1"
+    assert loop.acquire()
+    ok, message = worker.run_once()
+    assert ok and "The Amazon loop is sending what waits." in message
+    assert [m.state for m in messages()] == ["waiting"]
+    loop.release()
+    assert worker.run_once()[0] and [m.state for m in messages()] == ["sent"]

@@ -33,6 +33,8 @@ from spapi.models.orders_v0 import ConfirmShipmentOrderItem, ConfirmShipmentRequ
 from spapi.models.tokens_v2021_03_01 import CreateRestrictedDataTokenRequest, RestrictedResource
 from spapi.rest import ApiException
 
+from ..i18n import _
+
 NA_ENDPOINT = "https://sellingpartnerapi-na.amazon.com"
 LWA_TOKEN_URL = "https://api.amazon.com/auth/o2/token"
 ORDERS_PATH = "/orders/v0/orders"
@@ -105,16 +107,17 @@ class SellingPartner:
                 "grant_type": "refresh_token", "refresh_token": self.creds.refresh_token,
                 "client_id": self.creds.client_id, "client_secret": self.creds.client_secret})
         except requests.RequestException as exc:
-            raise Unavailable(f"Login with Amazon could not be reached ({type(exc).__name__}).") from None
+            raise Unavailable(_("Login with Amazon could not be reached (%(error)s).", error=type(exc).__name__)) from None
         if answer.status_code >= 500:
-            raise Unavailable(f"Login with Amazon answered {answer.status_code}.", answer.status_code)
+            raise Unavailable(_("Login with Amazon answered %(status)s.", status=answer.status_code), answer.status_code)
         try:
             body = answer.json()
         except ValueError:
             body = {}
         if answer.status_code != 200 or "access_token" not in body:
             reason = body.get("error_description") or body.get("error") or f"HTTP {answer.status_code}"
-            raise Refused(f"Login with Amazon refused the LWA client ID, client secret or refresh token: {reason}",
+            raise Refused(_("Login with Amazon refused the LWA client ID, client secret or refresh token: %(reason)s",
+                            reason=reason),
                           answer.status_code)
         with _tokens_lock:
             _tokens[self._key] = (body["access_token"], time.monotonic() + int(body.get("expires_in", 3600)) - 60)
@@ -144,9 +147,9 @@ class SellingPartner:
                     continue
                 raise Refused(message, status) from None
             except (urllib3.exceptions.HTTPError, OSError) as exc:
-                raise Unavailable(f"Amazon could not be reached ({type(exc).__name__}).") from None
+                raise Unavailable(_("Amazon could not be reached (%(error)s).", error=type(exc).__name__)) from None
             except ValueError as exc:  # the SDK checks Amazon's answer against the model
-                raise Unavailable(f"Amazon's answer could not be read: {exc}") from None
+                raise Unavailable(_("Amazon's answer could not be read: %(error)s", error=str(exc))) from None
 
     # ------------------------------------------------------------ what the desk asks
 
@@ -162,7 +165,7 @@ class SellingPartner:
         try:
             return json.loads(answer.data)["payload"]
         except (ValueError, KeyError, TypeError):
-            raise Unavailable("Amazon's answer could not be read.") from None
+            raise Unavailable(_("Amazon's answer could not be read.")) from None
 
     def orders_updated_since(self, since: datetime):
         """Every seller-fulfilled order updated since `since` (Amazon's JSON), page after page, buyer and address
@@ -217,9 +220,9 @@ class SellingPartner:
         try:
             answer = requests.put(url, data=content, headers={"Content-Type": content_type}, timeout=self.timeout)
         except requests.RequestException as exc:
-            raise Unavailable(f"The feed could not be uploaded ({type(exc).__name__}).") from None
+            raise Unavailable(_("The feed could not be uploaded (%(error)s).", error=type(exc).__name__)) from None
         if answer.status_code >= 300:
-            raise Unavailable(f"The feed upload answered {answer.status_code}.", answer.status_code)
+            raise Unavailable(_("The feed upload answered %(status)s.", status=answer.status_code), answer.status_code)
 
     def create_feed(self, feed_type: str, document_id: str) -> str:
         return self.call(FeedsApi(self.api).create_feed, CreateFeedSpecification(
@@ -240,9 +243,10 @@ class SellingPartner:
         try:
             answer = requests.get(doc.url, timeout=self.timeout)
         except requests.RequestException as exc:
-            raise Unavailable(f"The processing report could not be downloaded ({type(exc).__name__}).") from None
+            raise Unavailable(_("The processing report could not be downloaded (%(error)s).", error=type(exc).__name__)) from None
         if answer.status_code != 200:
-            raise Unavailable(f"The processing report download answered {answer.status_code}.", answer.status_code)
+            raise Unavailable(_("The processing report download answered %(status)s.", status=answer.status_code),
+                              answer.status_code)
         return gzip.decompress(answer.content) if doc.compression_algorithm == "GZIP" else answer.content
 
 
@@ -272,5 +276,5 @@ def _pause(exc: ApiException, tries: int) -> float:
 
 def _busy(status: int, message: str) -> str:
     if status == 429:
-        return f"Amazon is throttling requests (429): {message}"
-    return f"Amazon answered {status}: {message}"
+        return _("Amazon is throttling requests (429): %(message)s", message=message)
+    return _("Amazon answered %(status)s: %(message)s", status=status, message=message)

@@ -28,11 +28,18 @@ def run_once() -> tuple[bool, str]:
         return False, reason
     sp = connection.client(row)
     pulled = sync.pull(sp, row)
-    from . import push  # noqa: PLC0415  (push imports the workflow's outbox, which imports this package's feeds)
-    pushed = push.push(sp, row)
+    from . import push  # noqa: PLC0415
+    lock = Lock()
+    if lock.acquire():  # only one pusher at a time: a running loop pushes itself
+        try:
+            pushed = push.push(sp, row).summary()
+        finally:
+            lock.release()
+    else:
+        pushed = _("The Amazon loop is sending what waits.")
     if pulled.error:
         return False, pulled.error
-    return True, _("Synced with Amazon: %(pulled)s %(pushed)s", pulled=pulled.summary(), pushed=pushed.summary())
+    return True, _("Synced with Amazon: %(pulled)s %(pushed)s", pulled=pulled.summary(), pushed=pushed)
 
 
 class Lock:
