@@ -113,6 +113,7 @@ def test_cancel_goes_out_in_the_order_acknowledgement_feed(connected, owner):
 
 
 def test_refund_goes_out_in_the_payment_adjustment_feed(connected, owner):
+    workflow.save_settings(refund_window_hours=0)  # final at once
     order = amazon_order(connected, "Shipped")
     push()
     workflow.refund(order, owner, workflow.RefundInput(kind="full", reason="Customer Return",
@@ -129,11 +130,32 @@ def test_refund_goes_out_in_the_payment_adjustment_feed(connected, owner):
 
 
 def test_refund_reasons_without_an_amazon_code_go_as_general_adjustment(connected, owner):
+    workflow.save_settings(refund_window_hours=0)
     order = amazon_order(connected, "Shipped")
     workflow.refund(order, owner, workflow.RefundInput(kind="full", reason="Delivered Late by Carrier",
                                                        idempotency_key="k2", amounts={}))
     push()
     assert connected.feed_messages[-1][3].findtext(".//AdjustmentReason") == "GeneralAdjustment"
+
+
+def test_a_pending_refund_reaches_amazon_only_when_its_window_ends(connected, owner):
+    order = amazon_order(connected, "Shipped")
+    push()
+    refund, _ = workflow.refund(order, owner, workflow.RefundInput(kind="full", reason="Customer Return",
+                                                                   idempotency_key="k3", amounts={}))
+    assert [m.kind for m in messages(order)] == ["confirm_shipment"]  # Pending: Amazon hears nothing yet
+    workflow.finalize_refunds(now=clock.now() + timedelta(hours=3))
+    assert [m.kind for m in messages(order)] == ["confirm_shipment", "refund"]
+    assert push().sent == 1 and connected.feed_messages[-1][2] == order.order_id
+
+
+def test_a_canceled_pending_refund_never_reaches_amazon(connected, owner):
+    order = amazon_order(connected, "Shipped")
+    refund, _ = workflow.refund(order, owner, workflow.RefundInput(kind="full", reason="Customer Return",
+                                                                   idempotency_key="k4", amounts={}))
+    workflow.cancel_refund(order, owner, refund.id)
+    workflow.finalize_refunds(now=clock.now() + timedelta(hours=3))
+    assert [m.kind for m in messages(order)] == ["confirm_shipment"]
 
 
 def test_processing_error_is_amazon_refused_and_retry_sends_it_again(connected, owner, owner_client, staff_client):
