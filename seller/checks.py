@@ -19,8 +19,8 @@ def problems(limit: int = 20) -> list[str]:
     """Each problem found, as a sentence naming the order (at most `limit` of each kind)."""
     lines_of_refund = (select(func.coalesce(func.sum(_line_total()), 0)).where(RefundLine.refund_id == Refund.id)
                        .scalar_subquery())
-    refunded_by_lines = (select(func.coalesce(func.sum(_line_total()), 0)).join(Refund)
-                         .where(Refund.order_id == Order.id).scalar_subquery())
+    refunded_by_lines = (select(func.coalesce(func.sum(_line_total()), 0)).join(Refund)  # Cancel refund undid some
+                         .where(Refund.order_id == Order.id, Refund.status != "canceled").scalar_subquery())
     refunds_of_order = select(func.count()).where(Refund.order_id == Order.id).scalar_subquery()
     refund_events = select(func.count()).where(OrderEvent.order_id == Order.id,
                                                OrderEvent.action == "refund").scalar_subquery()

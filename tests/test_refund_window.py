@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from conftest import item_fields
-from seller import clock, workflow
+from seller import checks, clock, workflow
 from seller.extensions import db
 from seller.models import Order, OrderEvent, Refund, ReturnRequest
 from test_refund_races import check_money
@@ -144,6 +144,7 @@ def test_cancel_refund_undoes_it_exactly(owner_client, owner, order_factory, hea
     page = owner_client.get(f"/orders/{order.order_id}").text
     assert page.count("Canceled refund") == 2 and "Canceled" in page and not cancel_button(page)
     check_money(db.session.get(Order, order.id))  # canceled refunds no longer count
+    assert checks.problems() == []  # flask check agrees
 
 
 def test_cancel_refund_refusals(owner_client, staff_client, order_factory):
