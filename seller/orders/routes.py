@@ -180,14 +180,15 @@ def _ship_action(order_id: str, action: str):
     if request.method == "GET":
         packages, lines = _lines(order, number)
         first = _package_values(packages[0] if packages else None, lines)
-        if not editing:
+        if not editing:  # everything left starts in the first package
             first.shipping_service = order.ship_service_level
             for item, left in lines:
                 setattr(first, f"qty_{item.id}", left)
+        shown = packages[0] if packages else None
         form = ShipmentForm.for_items([item.id for item, _n in lines])(
-            formdata=None, obj=first, version=order.version, confirmation=packages[0].confirmation if packages else None,
-            ship_date=packages[0].ship_date if packages else clock.local_today(workflow.store_tz()),
-            note=packages[0].note if packages else "", packages=[_package_values(p, lines) for p in packages[1:]])
+            formdata=None, obj=first, version=order.version, confirmation=shown and shown.confirmation,
+            ship_date=shown.ship_date if shown else clock.local_today(workflow.store_tz()),
+            note=shown.note if shown else "", packages=[_package_values(p, lines) for p in packages[1:]])
         return _ship_form(order, form, title, editing, lines)
     # The items the form names (it is read again with the order's own when it comes back).
     item_ids = sorted({int(m[1]) for key in request.form if (m := _POSTED_QUANTITY.fullmatch(key))})
