@@ -9,7 +9,7 @@ from seller import clock, workflow
 from seller.amazon import connection, secrets, worker
 from seller.extensions import db
 from seller.models import AmazonConnection, Order, OrderEvent
-from tests.amazon_standin import AmazonStandIn
+from amazon_standin import AmazonStandIn
 
 SECRET, REFRESH = "lwa-secret", "Atzr|refresh"
 
@@ -106,7 +106,7 @@ def test_test_connection_says_what_works(owner_client, standin):
 
 
 def test_test_connection_without_network(owner_client, standin, monkeypatch):
-    from tests.conftest import free_port
+    from conftest import free_port
     monkeypatch.setenv("AMAZON_LWA_TOKEN_URL", f"http://127.0.0.1:{free_port()}/auth/o2/token")
     page = owner_client.post("/settings/amazon", data=form(do="test")).get_data(as_text=True)
     assert "Could not connect to Amazon: Login with Amazon could not be reached" in page

@@ -13,8 +13,8 @@ import pytest
 from conftest import PG, ROOT, add_user, axe_violations, browser_sign_in, free_port, fresh_pg_database, make_app
 from seller import clock
 from seller.extensions import db
-from tests.amazon_standin import AmazonStandIn
-from tests.test_amazon import REFRESH, SECRET
+from amazon_standin import AmazonStandIn
+from test_amazon import REFRESH, SECRET
 
 pytestmark = pytest.mark.browser
 

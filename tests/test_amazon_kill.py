@@ -15,9 +15,9 @@ from sqlalchemy import func, select
 from seller import workflow
 from seller.extensions import db
 from seller.models import AmazonMessage, Order
-from tests.amazon_standin import AmazonStandIn
-from tests.conftest import PG, ROOT, fresh_pg_database, make_app, make_order, reset_schema
-from tests.test_amazon import REFRESH, SECRET, connect
+from amazon_standin import AmazonStandIn
+from conftest import PG, ROOT, fresh_pg_database, make_app, make_order, reset_schema
+from test_amazon import REFRESH, SECRET, connect
 
 pytestmark = pytest.mark.concurrency
 EACH = 100  # confirmations, cancellations, refunds

@@ -12,9 +12,9 @@ from seller import clock, workflow
 from seller.amazon import connection, push as pushing, worker
 from seller.extensions import db
 from seller.models import AmazonMessage
-from tests.amazon_standin import AmazonStandIn
-from tests.conftest import item_fields, make_order
-from tests.test_amazon import REFRESH, SECRET, connect
+from amazon_standin import AmazonStandIn
+from conftest import item_fields, make_order
+from test_amazon import REFRESH, SECRET, connect
 
 UPS = "1Z999AA10123456784"
 

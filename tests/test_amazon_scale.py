@@ -12,8 +12,8 @@ from seller import clock, reports, workflow
 from seller.amazon import worker
 from seller.extensions import db
 from seller.models import Order, OrderEvent, OrderItem
-from tests.conftest import PG, fresh_pg_database
-from tests.test_amazon import connect, standin  # noqa: F401  (fixture)
+from conftest import PG, fresh_pg_database
+from test_amazon import connect, standin  # noqa: F401  (fixture)
 
 ORDERS = 5000
 HEADER = ["order-id", "order-item-id", "purchase-date", "payments-date", "promise-date", "buyer-email", "buyer-name",
