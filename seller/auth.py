@@ -52,7 +52,7 @@ def unauthorized():
     target = url_for("auth.login", next=request.full_path if request.method == "GET" else None)
     if is_htmx():
         return "", 401, {"HX-Redirect": target}
-    flash("Please sign in to continue.", "info")
+    flash(_("Please sign in to continue."), "info")
     return redirect(target)
 
 
@@ -106,7 +106,7 @@ def login():
         if user:
             login_user(user)
             return redirect(_safe_next(request.args.get("next")), 303)
-        form.password.errors.append("The e-mail address or the password is not right.")
+        form.password.errors.append(_("The e-mail address or the password is not right."))
     demo = current_app.config["SELLER_DEMO"]
     return render_template("auth/login.html", form=form, needs_owner=not demo and not setup.owner_exists(),
                            demo_accounts=DEMO_ACCOUNTS if demo else {}), 422 if form.errors else 200
@@ -118,7 +118,7 @@ def logout():
     """Sign out here and on every other device signed in as this user."""
     users.end_sessions(current_user)
     logout_user()
-    flash("You have signed out.", "info")
+    flash(_("You have signed out."), "info")
     return redirect(url_for("auth.login"), 303)
 
 
@@ -143,10 +143,10 @@ def change_password():
         form.current.errors = [_("On the demo desk the passwords stay as shown on the sign-in page.")]
     elif form.validate_on_submit():
         if users.authenticate(current_user.email, form.current.data) is None:
-            form.current.errors.append("That is not your current password.")
+            form.current.errors.append(_("That is not your current password."))
         else:
             users.end_sessions(current_user, form.new.data)
             login_user(db.session.get(User, current_user.id))
-            flash("Your password was changed. Other devices have been signed out.", "success")
+            flash(_("Your password was changed. Other devices have been signed out."), "success")
             return redirect(url_for("orders.index"), 303)
     return render_template("auth/password.html", form=form), 422 if form.errors else 200

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from . import users
 from .extensions import db
-from .i18n import _
+from .i18n import _, ngettext
 from .models import Order, User
 
 
@@ -21,12 +21,12 @@ from .models import Order, User
 def create_user(email, role, password):
     """Add a user who can sign in."""
     if password is None:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        password = click.prompt(_("Password"), hide_input=True, confirmation_prompt=True)
     try:
         user = users.create(email, password, role)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"Created {user.role} {user.email}.")
+    click.echo(_("Created %(role)s %(email)s.", role=_(user.role), email=user.email))
 
 
 @click.command("seed-demo")
@@ -36,11 +36,11 @@ def seed_demo(count, seed):
     """Fill an empty database with demo orders in every status, returns and refunds, and two accounts."""
     from .demo import seed as make
     if db.session.scalar(select(func.count()).select_from(Order)):
-        raise click.ClickException("The database already has orders; seed-demo only fills an empty one.")
+        raise click.ClickException(_("The database already has orders; seed-demo only fills an empty one."))
     accounts = make(count, seed)
-    click.echo(f"Made {count} orders over the last 60 days.")
+    click.echo(_("Made %(count)s orders over the last 60 days.", count=count))
     for role, (email, password) in accounts.items():
-        click.echo(f"  {role:5}  Email: {email}  Password: {password}")
+        click.echo(f"  {_(role):5}  " + _("Email: %(email)s  Password: %(password)s", email=email, password=password))
 
 
 def _upgrade_and_announce(url: str) -> None:
@@ -167,10 +167,10 @@ def import_orders(file):
     result = import_report(file.read())
     if not result.ok:
         for error in result.errors:
-            click.echo(f"Line {error.line}: {error.message}", err=True)
-        raise click.ClickException(f"Nothing was imported: {len(result.errors)} bad "
-                                   f"row{'' if len(result.errors) == 1 else 's'}.")
-    click.echo(f"Imported {file.name}: {result.summary()}")
+            click.echo(_("Line %(line)s: %(message)s", line=error.line, message=error.message), err=True)
+        raise click.ClickException(ngettext("Nothing was imported: %(num)d bad row.",
+                                             "Nothing was imported: %(num)d bad rows.", len(result.errors)))
+    click.echo(_("Imported %(file)s: %(summary)s", file=file.name, summary=result.summary()))
 
 
 @click.command("import-tracking")
@@ -207,7 +207,7 @@ def export_shipments(since, until, output):
         click.echo(text, nl=False)
         return
     Path(output).write_text(text, encoding="utf-8", newline="")
-    click.echo(f"Wrote {rows} rows to {output}.")
+    click.echo(ngettext("Wrote %(num)d row to %(file)s.", "Wrote %(num)d rows to %(file)s.", rows, file=output))
 
 
 @click.command("amazon-sync")

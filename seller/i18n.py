@@ -10,9 +10,13 @@ sign-in page in the session), else their browser's; a command follows `LANG`. Ti
 as the language writes them; amounts stay US dollars.
 """
 import os
+import tempfile
 from datetime import date, datetime
+from pathlib import Path
 
 from babel.dates import format_date, format_datetime
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
 from flask import has_request_context, request, session
 from flask_babel import Babel, get_locale, gettext as _, lazy_gettext as _l, ngettext  # noqa: F401  (re-exported)
 
@@ -23,9 +27,9 @@ babel = Babel()
 
 # CLDR patterns: how each language writes the store's times (the timezone's abbreviation follows a time).
 FORMATS = {
-    "en": {"datetime": "MMM dd, yyyy hh:mm a", "date": "MMM dd, yyyy", "day": "MMM dd", "time": "hh:mm a",
+    "en": {"datetime": "MMM dd, yyyy hh:mm a", "date": "MMM dd, yyyy", "day": "MMM dd", "chart_day": "MMM d", "time": "hh:mm a",
            "short": "MMM dd, hh:mm a"},
-    "zh_Hans": {"datetime": "y年M月d日 ah:mm", "date": "y年M月d日", "day": "M月d日", "time": "ah:mm",
+    "zh_Hans": {"datetime": "y年M月d日 ah:mm", "date": "y年M月d日", "day": "M月d日", "chart_day": "M月d日", "time": "ah:mm",
                 "short": "M月d日 ah:mm"},
 }
 TIMED = {"datetime", "time", "short"}
@@ -65,6 +69,23 @@ def format_local(value: datetime | date, name: str, tz) -> str:
     return f"{text} {local.strftime('%Z')}" if name in TIMED else text
 
 
+def compile_catalogs(root: Path) -> None:
+    """Compile each language's .po into the .mo gettext reads, unless the .mo bears the .po's time (the .mo is
+    not kept in git: the .po is the one source). Written aside and renamed, so workers starting together agree."""
+    for po in root.glob("*/LC_MESSAGES/*.po"):
+        mo = po.with_suffix(".mo")
+        if mo.exists() and mo.stat().st_mtime_ns == po.stat().st_mtime_ns:
+            continue
+        with po.open("rb") as f:
+            catalog = read_po(f)
+        fd, temporary = tempfile.mkstemp(dir=po.parent, suffix=".mo")
+        with os.fdopen(fd, "wb") as f:
+            write_mo(f, catalog)
+        os.utime(temporary, ns=(po.stat().st_atime_ns, po.stat().st_mtime_ns))  # this .mo is of that .po
+        os.replace(temporary, mo)
+
+
 def init_app(app):
+    compile_catalogs(Path(app.root_path) / "translations")
     babel.init_app(app, locale_selector=select_locale, default_translation_directories="translations",
                    default_domain="messages")

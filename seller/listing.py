@@ -12,12 +12,12 @@ from werkzeug.datastructures import MultiDict
 
 from . import metrics
 from .extensions import db
-from .i18n import _, ngettext
+from .i18n import _, N_, ngettext
 from .models import OrderStatus, ReturnRequest, ReturnStatus
 from .search import QUEUES, OrderFilter
 
-ORDER_TABS = ["All"] + [s.value for s in OrderStatus]
-RETURN_TABS = ["All"] + [s.value for s in ReturnStatus]
+ORDER_TABS = [N_("All")] + [s.value for s in OrderStatus]
+RETURN_TABS = [N_("All")] + [s.value for s in ReturnStatus]
 
 
 @dataclass(frozen=True)

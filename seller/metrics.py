@@ -29,6 +29,7 @@ from . import clock, workflow
 from .extensions import db
 from .models import Cancellation, Order, OrderStatus, Shipment
 from .templating import local_time
+from .i18n import _, _l
 
 CHART_DAYS = 30
 AT_RISK_HOURS = 12  # Amazon's "verge of late shipment"
@@ -65,7 +66,8 @@ class Definition:
 
     @property
     def target_text(self) -> str:
-        return f"{'at least' if self.higher_is_better else 'under'} {pct(self.target, places=None)}"
+        target = pct(self.target, places=None)
+        return _("at least %(target)s", target=target) if self.higher_is_better else _("under %(target)s", target=target)
 
     def meets(self, rate: Rate) -> bool | None:
         """True when the rate meets the target, None when there is no rate."""
@@ -80,24 +82,24 @@ class Definition:
 
 
 LATE_SHIPMENT = Definition(
-    "late-shipment-rate", "Late Shipment Rate", Decimal(4), False, (10, 30), "late", "orders confirmed",
-    "Shipments confirmed after Ship by", "Confirmed",
-    "Orders whose shipment you confirmed after Ship by, of the orders you confirmed, by day of confirmation.")
+    "late-shipment-rate", _l("Late Shipment Rate"), Decimal(4), False, (10, 30), _l("late"), _l("orders confirmed"),
+    _l("Shipments confirmed after Ship by"), _l("Confirmed"),
+    _l("Orders whose shipment you confirmed after Ship by, of the orders you confirmed, by day of confirmation."))
 CANCEL = Definition(
-    "cancel-rate", "Pre-fulfillment Cancel Rate", Decimal("2.5"), False, (7,), "canceled by you", "orders",
-    "Orders you canceled (Buyer canceled not counted)", "Order date",
-    "Orders you canceled before shipping, of all orders, by order date. Buyer canceled does not count.")
+    "cancel-rate", _l("Pre-fulfillment Cancel Rate"), Decimal("2.5"), False, (7,), _l("canceled by you"), _l("orders"),
+    _l("Orders you canceled (Buyer canceled not counted)"), _l("Order date"),
+    _l("Orders you canceled before shipping, of all orders, by order date. Buyer canceled does not count."))
 VALID_TRACKING = Definition(
-    "valid-tracking-rate", "Valid Tracking Rate", Decimal(95), True, (30,), "with valid tracking", "shipments",
-    "Shipments without valid tracking", "Confirmed",
-    "Shipments whose tracking ID fits a listed carrier's format, by day of confirmation. Carrier Other never counts.")
+    "valid-tracking-rate", _l("Valid Tracking Rate"), Decimal(95), True, (30,), _l("with valid tracking"), _l("shipments"),
+    _l("Shipments without valid tracking"), _l("Confirmed"),
+    _l("Shipments whose tracking ID fits a listed carrier's format, by day of confirmation. Carrier Other never counts."))
 DEFINITIONS = {d.slug: d for d in (LATE_SHIPMENT, CANCEL, VALID_TRACKING)}
 
 
 def pct(value: Decimal | None, places: int | None = 2) -> str:
     """'3.45%'; a whole target as '4%'; None as 'no orders'."""
     if value is None:
-        return "no orders"
+        return _("no orders")
     if places is None:
         return f"{value.normalize():f}%"
     return f"{value.quantize(Decimal(1).scaleb(-places)):f}%"
@@ -242,8 +244,9 @@ def duration(span: timedelta) -> str:
     minutes = int(abs(span).total_seconds() // 60)
     d, rest = divmod(minutes, 24 * 60)
     h, m = divmod(rest, 60)
-    parts = ([f"{d} d"] if d else []) + ([f"{h} h"] if h else []) + ([f"{m} min"] if m and not d else [])
-    return " ".join(parts) or "less than a minute"
+    parts = ([_("%(num)s d", num=d)] if d else []) + ([_("%(num)s h", num=h)] if h else []) + \
+        ([_("%(num)s min", num=m)] if m and not d else [])
+    return " ".join(parts) or _("less than a minute")
 
 
 # ---------------------------------------------------------------- drill-down: the orders counted against a rate
@@ -271,13 +274,14 @@ def tracking_problem(carrier: str, carrier_name: str, tracking_id: str) -> str:
     if carrier == "Other":
         listed = next((c for c in LISTED_CARRIERS if c.casefold() == carrier_name.strip().casefold()), None)
         if listed:
-            return f"Carrier Other with the name {carrier_name}: choose {listed} from the carrier list"
-        return f"Carrier Other ({carrier_name}) is not a listed carrier, so its tracking cannot be checked"
+            return _("Carrier Other with the name %(name)s: choose %(listed)s from the carrier list", name=carrier_name,
+                     listed=listed)
+        return _("Carrier Other (%(name)s) is not a listed carrier, so its tracking cannot be checked", name=carrier_name)
     if carrier not in LISTED_CARRIERS:
-        return f"{carrier} is not a listed carrier"
+        return _("%(carrier)s is not a listed carrier", carrier=carrier)
     if not tracking_id:
-        return "No tracking ID"
-    return f"Tracking ID {tracking_id} does not match the {carrier} format"
+        return _("No tracking ID")
+    return _("Tracking ID %(tracking_id)s does not match the %(carrier)s format", tracking_id=tracking_id, carrier=carrier)
 
 
 def _against(definition: Definition, start: datetime, end: datetime):
@@ -297,9 +301,10 @@ def _against(definition: Definition, start: datetime, end: datetime):
 
 def _reason(definition: Definition, row) -> str:
     if definition is LATE_SHIPMENT:
-        return f"Confirmed {duration(row.at - row.ship_by)} after Ship by ({local_time(row.ship_by)})"
+        return _("Confirmed %(duration)s after Ship by (%(ship_by)s)", duration=duration(row.at - row.ship_by),
+                 ship_by=local_time(row.ship_by))
     if definition is CANCEL:
-        return row.reason
+        return _(row.reason)
     return tracking_problem(row.carrier, row.carrier_name, row.tracking_id)
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
 from . import clock
+from .i18n import N_
 from .extensions import db
 
 
@@ -27,17 +28,17 @@ def _now() -> datetime:
 
 
 class OrderStatus(enum.StrEnum):
-    PENDING = "Pending"
-    UNSHIPPED = "Unshipped"
-    SHIPPED = "Shipped"
-    CANCELED = "Canceled"
+    PENDING = N_("Pending")
+    UNSHIPPED = N_("Unshipped")
+    SHIPPED = N_("Shipped")
+    CANCELED = N_("Canceled")
 
 
 class ReturnStatus(enum.StrEnum):
-    PENDING_AUTHORIZATION = "Pending Authorization"
-    AUTHORIZED = "Authorized"
-    COMPLETED = "Completed"
-    CLOSED = "Closed"
+    PENDING_AUTHORIZATION = N_("Pending Authorization")
+    AUTHORIZED = N_("Authorized")
+    COMPLETED = N_("Completed")
+    CLOSED = N_("Closed")
 
 
 def _enum_values(e):

@@ -1,6 +1,7 @@
 """Money: integer cents in the database, `Decimal` in code, and a strict parser for what people type."""
 import re
 from decimal import Decimal
+from .i18n import _
 
 _AMOUNT = re.compile(r"[0-9]{1,9}(?:\.[0-9]{1,2})?|\.[0-9]{1,2}", re.ASCII)
 _GROUPED = re.compile(r"[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]*)?", re.ASCII)
@@ -18,17 +19,17 @@ def parse_amount(text: str | None) -> Decimal:
     than 0-9, signs, and anything else that is not dollars and cents."""
     s = (text or "").strip().removeprefix("$")
     if s.startswith("-"):
-        raise AmountError("Enter an amount that is not negative.")
+        raise AmountError(_("Enter an amount that is not negative."))
     if "," in s:  # thousands separators only: "1,00" is not read as 100
         if not _GROUPED.fullmatch(s):
-            raise AmountError("Use a point for cents and commas only between thousands, like 1,234.50.")
+            raise AmountError(_("Use a point for cents and commas only between thousands, like 1,234.50."))
         s = s.replace(",", "")
     if not s:
         return Decimal("0.00")
     if not _AMOUNT.fullmatch(s):
         if re.fullmatch(r"[0-9]*\.[0-9]{3,}", s, re.ASCII):
-            raise AmountError("Use at most two decimal places (cents).")
-        raise AmountError("Enter an amount in dollars and cents, like 12.50.")
+            raise AmountError(_("Use at most two decimal places (cents)."))
+        raise AmountError(_("Enter an amount in dollars and cents, like 12.50."))
     return Decimal(s).quantize(CENT)
 
 

@@ -24,9 +24,10 @@ from .extensions import db
 from .models import Order, OrderItem, Settings, Shipment, ShipmentItem, User
 from .models import OrderStatus as S
 from .money import AmountError, parse_amount, to_cents
+from .i18n import _, N_
 
-ORDER_REPORT = "Order Report"
-UNSHIPPED_REPORT = "Unshipped Orders Report"
+ORDER_REPORT = N_("Order Report")
+UNSHIPPED_REPORT = N_("Unshipped Orders Report")
 
 REQUIRED = ("order-id", "order-item-id", "purchase-date", "payments-date", "sku", "quantity-purchased")
 # Report column -> Order column, for plain text.
@@ -71,8 +72,8 @@ class ImportResult:
         return not self.errors
 
     def summary(self) -> str:
-        return (f"{self.new} new, {self.updated} updated, {self.unchanged} unchanged "
-                f"({self.rows} rows, {self.variant}).")
+        return _("%(new)s new, %(updated)s updated, %(unchanged)s unchanged (%(rows)s rows, %(variant)s).",
+                 new=self.new, updated=self.updated, unchanged=self.unchanged, rows=self.rows, variant=_(self.variant))
 
 
 @dataclass
@@ -129,10 +130,10 @@ class _Row:
     def text(self, column: str, model, attr: str, *, required: bool = False) -> str:
         value = self.cells[column].strip()
         if required and not value:
-            raise _BadRow(f"{column} is missing")
+            raise _BadRow(_("%(column)s is missing", column=column))
         limit = _column_length(model, attr)
         if limit and len(value) > limit:
-            raise _BadRow(f"{column} is longer than {limit} characters")
+            raise _BadRow(_("%(column)s is longer than %(limit)s characters", column=column, limit=limit))
         return value
 
     def date(self, column: str, *, required: bool = False, end_of_day: bool = False) -> datetime | None:
@@ -144,7 +145,8 @@ class _Row:
         try:
             return parse_report_date(value, self.tz, end_of_day=end_of_day)
         except ValueError:
-            raise _BadRow(f'{column} "{value}" is not a date like 2026-11-20T08:15:22-08:00') from None
+            raise _BadRow(_('%(column)s "%(value)s" is not a date like 2026-11-20T08:15:22-08:00', column=column,
+                             value=value)) from None
 
     def amount(self, column: str) -> int:
         value = self.cells[column].strip()
@@ -153,21 +155,21 @@ class _Row:
         except AmountError as exc:
             raise _BadRow(f'{column} "{value}": {exc}') from None
         if cents > MAX_AMOUNT_CENTS:
-            raise _BadRow(f'{column} "{value}" is too large')
+            raise _BadRow(_('%(column)s "%(value)s" is too large', column=column, value=value))
         return cents
 
     def quantity(self) -> int:
         value = self.cells["quantity-purchased"].strip()
         if not (value.isascii() and value.isdigit()) or int(value) < 1:
-            raise _BadRow(f'quantity-purchased "{value}" is not a whole number of 1 or more')
+            raise _BadRow(_('quantity-purchased "%(value)s" is not a whole number of 1 or more', value=value))
         if int(value) > MAX_QUANTITY:
-            raise _BadRow(f'quantity-purchased "{value}" is too large')
+            raise _BadRow(_('%(column)s "%(value)s" is too large', column="quantity-purchased", value=value))
         return int(value)
 
     def choice(self, column: str, pattern: str, what: str) -> str:
         value = self.cells[column].strip()
         if not re.fullmatch(pattern, value, re.ASCII):
-            raise _BadRow(f'{column} "{value}" is not {what}')
+            raise _BadRow(_('%(column)s "%(value)s" is not %(what)s', column=column, value=value, what=what))
         return value
 
 
@@ -180,13 +182,13 @@ def _order_fields(row: _Row, columns: set[str]) -> dict:
         if column in columns:
             fields[attr] = row.text(column, Order, attr)
     if "ship-country" in columns:
-        fields["ship_country"] = row.choice("ship-country", r"([A-Za-z]{2})?", "a two-letter country code").upper()
+        fields["ship_country"] = row.choice("ship-country", r"([A-Za-z]{2})?", _("a two-letter country code")).upper()
     if "currency" in columns:
-        fields["currency"] = row.choice("currency", r"[A-Za-z]{3}", "a currency code like USD").upper()
+        fields["currency"] = row.choice("currency", r"[A-Za-z]{3}", _("a currency code like USD")).upper()
     if "is-business-order" in columns:
         flag = row.cells["is-business-order"].strip().lower()
         if flag not in _BOOL:
-            raise _BadRow(f'is-business-order "{flag}" is not true or false')
+            raise _BadRow(_('is-business-order "%(value)s" is not true or false', value=flag))
         fields["is_business_order"] = _BOOL[flag]
     return fields
 
@@ -207,8 +209,8 @@ def parse(data: bytes, tz: ZoneInfo) -> tuple[ImportResult, dict[str, _Order]]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        result.errors.append(RowError(data.count(b"\n", 0, exc.start) + 1, "the file is not UTF-8 text: download "
-                                      "the report again from Seller Central and upload it unchanged"))
+        result.errors.append(RowError(data.count(b"\n", 0, exc.start) + 1, _(
+            "the file is not UTF-8 text: download the report again from Seller Central and upload it unchanged")))
         return result, orders
     lines = text.split("\n")
     header = [name.strip().lower() for name in lines[0].rstrip("\r").split("\t")]
@@ -216,17 +218,17 @@ def parse(data: bytes, tz: ZoneInfo) -> tuple[ImportResult, dict[str, _Order]]:
     missing = [name for name in REQUIRED if name not in columns]
     amounts = [name for name in AMOUNTS if name in columns]
     if not text.strip():
-        result.errors.append(RowError(1, "the file is empty"))
+        result.errors.append(RowError(1, _("the file is empty")))
     elif len(header) == 1 and "," in header[0]:
-        result.errors.append(RowError(1, "the file is not tab-delimited: upload the report as Amazon writes it "
-                                         "(a .txt file), not a spreadsheet saved as CSV"))
+        result.errors.append(RowError(1, _("the file is not tab-delimited: upload the report as Amazon writes it "
+                                           "(a .txt file), not a spreadsheet saved as CSV")))
     elif missing:
-        result.errors.append(RowError(1, "not an Amazon order report: the header has no " + ", ".join(missing)))
+        result.errors.append(RowError(1, _("not an Amazon order report: the header has no %(columns)s", columns=", ".join(missing))))
     elif twice := sorted({name for name in header if name and header.count(name) > 1}):
-        result.errors.append(RowError(1, "the header names a column twice: " + ", ".join(twice)))
+        result.errors.append(RowError(1, _("the header names a column twice: %(columns)s", columns=", ".join(twice))))
     elif amounts and len(amounts) != len(AMOUNTS):
         absent = [name for name in AMOUNTS if name not in columns]
-        result.errors.append(RowError(1, "the header has item-price but no " + ", ".join(absent)))
+        result.errors.append(RowError(1, _("the header has item-price but no %(columns)s", columns=", ".join(absent))))
     if result.errors:
         return result, orders
     has_amounts = bool(amounts)
@@ -241,21 +243,23 @@ def parse(data: bytes, tz: ZoneInfo) -> tuple[ImportResult, dict[str, _Order]]:
         while len(values) > len(header) and not values[-1].strip():
             values.pop()
         if len(values) > len(header):
-            result.errors.append(RowError(number, f"{len(values)} cells, but the header has {len(header)} columns"))
+            result.errors.append(RowError(number, _("%(cells)s cells, but the header has %(columns)s columns", cells=len(values),
+                                                                 columns=len(header))))
             continue
         if "\x00" in raw:
-            result.errors.append(RowError(number, "a cell holds a NUL character (the file is damaged)"))
+            result.errors.append(RowError(number, _("a cell holds a NUL character (the file is damaged)")))
             continue
         row = _Row(dict(zip(header, values + [""] * (len(header) - len(values)))), tz)
         try:
             fields, item = _order_fields(row, columns), _item_fields(row, has_amounts)
             item_id = item["order_item_id"]
             if item_id in item_lines:
-                raise _BadRow(f"order-item-id {item_id} is also on line {item_lines[item_id]}")
+                raise _BadRow(_("order-item-id %(item)s is also on line %(line)s", item=item_id, line=item_lines[item_id]))
             known = orders.get(fields["order_id"])
             if known is not None and known.fields != fields:
                 differs = next(k for k in fields if fields[k] != known.fields.get(k))
-                raise _BadRow(f"order {fields['order_id']} has another {_column_of(differs)} on line {known.line}")
+                raise _BadRow(_("order %(order_id)s has another %(column)s on line %(line)s", order_id=fields["order_id"],
+                                 column=_column_of(differs), line=known.line))
         except _BadRow as exc:
             result.errors.append(RowError(number, str(exc)))
             continue
@@ -266,9 +270,10 @@ def parse(data: bytes, tz: ZoneInfo) -> tuple[ImportResult, dict[str, _Order]]:
     if has_amounts:
         for order in orders.values():
             if sum(sum(item[a] for a in AMOUNTS.values()) for _, item in order.items) > MAX_ORDER_CENTS:
-                result.errors.append(RowError(order.line, f"order {order.fields['order_id']}: the total is too large"))
+                result.errors.append(RowError(order.line, _("order %(order_id)s: the total is too large",
+                                                              order_id=order.fields["order_id"])))
     if not result.rows and not result.errors:
-        result.errors.append(RowError(2, "the file has a header but no orders"))
+        result.errors.append(RowError(2, _("the file has a header but no orders")))
     result.errors.sort(key=lambda e: e.line)
     return result, orders
 
@@ -367,11 +372,12 @@ def import_orders(orders: dict[str, _Order], result: ImportResult, user: User | 
                 for line, item in parsed.items:
                     owner = owners.get(item["order_item_id"])
                     if owner is not None and owner != order_id:
-                        result.errors.append(RowError(line, f"order-item-id {item['order_item_id']} belongs to "
-                                                            f"order {owner}"))
+                        result.errors.append(RowError(line, _("order-item-id %(item)s belongs to order %(owner)s",
+                                                              item=item["order_item_id"], owner=owner)))
                     elif order is not None and owner is None:
-                        result.errors.append(RowError(line, f"order {order_id} was imported before without item "
-                                                            f"{item['order_item_id']}; an order cannot gain items"))
+                        result.errors.append(RowError(line, _(
+                            "order %(order_id)s was imported before without item %(item)s; an order cannot gain items",
+                            order_id=order_id, item=item["order_item_id"])))
                 if order is not None and not result.errors:
                     changes, item_changes = _changes(order, items, parsed, cfg)
                     if changes or item_changes:
@@ -392,8 +398,8 @@ def import_orders(orders: dict[str, _Order], result: ImportResult, user: User | 
         return result
     except IntegrityError:
         db.session.rollback()
-        result.errors.append(RowError(1, "another import added some of these orders at the same time; "
-                                         "upload the file again"))
+        result.errors.append(RowError(1, _("another import added some of these orders at the same time; "
+                                           "upload the file again")))
         return result
     result.new, result.updated, result.unchanged = new, updated, len(orders) - new - updated
     return result

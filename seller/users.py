@@ -5,13 +5,14 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from .db import write_transaction
 from .extensions import db
 from .models import User
+from .i18n import _, N_
 
 HASH_METHOD = "scrypt:131072:8:1"
 # Checked against when the e-mail is unknown, so both answers take the same time ("not a password", made once:
 # hashing it at import took 0.2-2 s of every start).
 _DUMMY_HASH = ("scrypt:131072:8:1$PskGwIu9xjo8S093$39661628e0d55d2860928970766ac5148d9efdea6c28078ef9260be4399b2c"
                "f27ab9296c210d4eb693bfd521b4e2a87626edd2a12a64cac0a2ae6459ffe28d32")
-ROLES = ("owner", "staff")
+ROLES = (N_("owner"), N_("staff"))
 
 
 def find(email: str) -> User | None:
@@ -28,13 +29,13 @@ def new(email: str, password: str, role: str) -> User:
     """A user not yet saved, its password hashed; ValueError says what is wrong with the e-mail or password."""
     email = email.strip().lower()
     if role not in ROLES:
-        raise ValueError("The role is owner or staff.")
+        raise ValueError(_("The role is owner or staff."))
     if "@" not in email:
-        raise ValueError("Enter an e-mail address.")
+        raise ValueError(_("Enter an e-mail address."))
     if len(password) < 10:
-        raise ValueError("Use a password of at least 10 characters.")
+        raise ValueError(_("Use a password of at least 10 characters."))
     if find(email):
-        raise ValueError(f"{email} already has an account.")
+        raise ValueError(_("%(email)s already has an account.", email=email))
     return User(email=email, role=role, password_hash=generate_password_hash(password, method=HASH_METHOD))
 
 

@@ -414,7 +414,7 @@ def test_chart_draws_a_dot_per_day_with_orders_and_breaks_the_line_on_empty_days
     assert chart.target_y == round(top + (1 - 4 / 50) * (bottom - top), 1)
     assert chart.points[2].y == top and chart.points[0].y == bottom
     assert chart.points[1].text == "Jun 2: 10.00% (1 late of 10 orders confirmed)"
-    assert "2 of 5 days with orders missed the target; the highest was 50.00% on Jun 3. 25 days without orders." \
+    assert "2 of 5 days with orders missed the target. The highest was 50.00% on Jun 3. 25 days without orders." \
         in chart.desc
     assert [label for _, label in chart.x_ticks] == ["Jun 2", "Jun 9", "Jun 16", "Jun 23", "Today"]
 

@@ -1,22 +1,23 @@
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SubmitField
 from wtforms.validators import DataRequired, EqualTo, Length
+from ..i18n import _l
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired(message="Enter your e-mail address.")],
+    email = EmailField(_l("Email"), validators=[DataRequired(message=_l("Enter your e-mail address."))],
                        render_kw={"autocomplete": "username", "autofocus": True})
-    password = PasswordField("Password", validators=[DataRequired(message="Enter your password.")],
+    password = PasswordField(_l("Password"), validators=[DataRequired(message=_l("Enter your password."))],
                              render_kw={"autocomplete": "current-password"})
-    submit = SubmitField("Sign in")
+    submit = SubmitField(_l("Sign in"))
 
 
 class PasswordChangeForm(FlaskForm):
-    current = PasswordField("Current password", validators=[DataRequired(message="Enter your current password.")],
+    current = PasswordField(_l("Current password"), validators=[DataRequired(message=_l("Enter your current password."))],
                             render_kw={"autocomplete": "current-password"})
-    new = PasswordField("New password", validators=[
-        DataRequired(message="Enter a new password."),
-        Length(min=10, max=200, message="Use at least 10 characters.")], render_kw={"autocomplete": "new-password"})
-    confirm = PasswordField("Repeat new password", validators=[EqualTo("new", message="The passwords differ.")],
+    new = PasswordField(_l("New password"), validators=[
+        DataRequired(message=_l("Enter a new password.")),
+        Length(min=10, max=200, message=_l("Use at least 10 characters."))], render_kw={"autocomplete": "new-password"})
+    confirm = PasswordField(_l("Repeat new password"), validators=[EqualTo("new", message=_l("The passwords differ."))],
                             render_kw={"autocomplete": "new-password"})
-    submit = SubmitField("Change password")
+    submit = SubmitField(_l("Change password"))

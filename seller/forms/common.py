@@ -10,23 +10,25 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional, Vali
 from wtforms.widgets import HiddenInput, TextInput
 
 from ..money import AmountError, parse_amount
+from ..i18n import _, _l
 
 
 def VersionField():  # noqa: N802 (a field factory, used like a field class)
     """The version of the order (or return) the page was loaded at, for the stale-page check."""
     return IntegerField(widget=HiddenInput(), validators=[
-        Optional(), NumberRange(min=1, max=2**31 - 1, message="This page is out of date. Reload it and try again.")])
+        Optional(), NumberRange(min=1, max=2**31 - 1, message=_l("This page is out of date. Reload it and try again."))])
 
 
 def choices(values, blank: str | None = None) -> list[SelectChoice]:
-    """Options whose value is their label, after an optional empty "choose" option."""
-    return ([SelectChoice("", blank)] if blank else []) + [SelectChoice(str(v)) for v in values]
+    """Options whose value is the stored English and whose label is its translation, after an optional empty
+    "choose" option."""
+    return ([SelectChoice("", blank)] if blank else []) + [SelectChoice(str(v), _l(str(v))) for v in values]
 
 
 def store_day(form, field):
     """A date a store works with: far-off years (9999-12-31) would overflow the time arithmetic."""
     if field.data and not date(2000, 1, 1) <= field.data <= date(2100, 12, 31):
-        raise ValidationError("Enter a date between 2000 and 2100.")
+        raise ValidationError(_("Enter a date between 2000 and 2100."))
 
 
 class ActionForm(FlaskForm):
@@ -64,8 +66,8 @@ class KeyField(HiddenField):
     def __init__(self, label=None, validators=None, **kwargs):
         kwargs.setdefault("default", lambda: secrets.token_urlsafe(24))
         super().__init__(label, validators or [
-            DataRequired(message="This form is missing its submission key. Reload the page."),
-            Length(max=64, message="This form's submission key is not valid. Reload the page.")], **kwargs)
+            DataRequired(message=_l("This form is missing its submission key. Reload the page.")),
+            Length(max=64, message=_l("This form's submission key is not valid. Reload the page."))], **kwargs)
 
     def process_formdata(self, valuelist):
         self.data = valuelist[0].strip() if valuelist else ""

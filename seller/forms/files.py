@@ -7,10 +7,11 @@ from wtforms.validators import DataRequired, InputRequired, ValidationError
 from ..i18n import _l
 
 from .common import store_day
+from ..i18n import _, _l
 
 
 class ImportForm(FlaskForm):
-    report = FileField("Order report", validators=[FileRequired("Choose the order report file to upload.")])
+    report = FileField(_l("Order report"), validators=[FileRequired(_l("Choose the order report file to upload."))])
 
 
 class ReturnsReportForm(FlaskForm):
@@ -34,9 +35,9 @@ class ExportForm(FlaskForm):
     class Meta:
         csrf = False
 
-    since = DateField("From", name="from", validators=[InputRequired("Enter the first day."), store_day])
-    until = DateField("To", name="to", validators=[InputRequired("Enter the last day."), store_day])
+    since = DateField(_l("From"), name="from", validators=[InputRequired(_l("Enter the first day.")), store_day])
+    until = DateField(_l("To"), name="to", validators=[InputRequired(_l("Enter the last day.")), store_day])
 
     def validate_until(self, field):
         if self.since.data and field.data and field.data < self.since.data:
-            raise ValidationError("To must be on or after From.")
+            raise ValidationError(_("To must be on or after From."))

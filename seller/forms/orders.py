@@ -17,11 +17,12 @@ from ..i18n import _l
 from ..models import OrderStatus
 from ..workflow import CANCEL_REASONS, CARRIERS, TRACKING_FORMATS
 from .common import VersionField, choices, store_day
+from ..i18n import _, _l
 
 STATUSES = [s.value for s in OrderStatus]
 PAGE_SIZES = (25, 50, 100)
-SORTS = {"date": "Order date, newest first", "date_asc": "Order date, oldest first",
-         "ship_by": "Ship by, soonest first", "ship_by_desc": "Ship by, latest first"}
+SORTS = {"date": _l("Order date, newest first"), "date_asc": _l("Order date, oldest first"),
+         "ship_by": _l("Ship by, soonest first"), "ship_by_desc": _l("Ship by, latest first")}
 # Amazon's ship-service-level values, offered as suggestions for the Shipping service criterion.
 SERVICE_LEVELS = ("Standard", "Expedited", "SecondDay", "NextDay", "Scheduled", "FreeEconomy")
 
@@ -32,21 +33,21 @@ def _strip(value):
 
 class FilterForm(Form):
     """The list's GET arguments. Not a FlaskForm: no CSRF, and usable with any args mapping."""
-    q = StringField("Search orders", filters=[_strip], validators=[Length(max=200)])
-    date_from = DateField("From", name="from", validators=[Optional(), store_day])
-    date_to = DateField("To", name="to", validators=[Optional(), store_day])
-    order_id = StringField("Order ID", filters=[_strip], validators=[Length(max=40)])
-    buyer_name = StringField("Buyer name", filters=[_strip], validators=[Length(max=200)])
-    buyer_email = StringField("Buyer email", filters=[_strip], validators=[Length(max=254)])
-    sku = StringField("SKU", filters=[_strip], validators=[Length(max=100)])
-    product_name = StringField("Product name", filters=[_strip], validators=[Length(max=200)])
-    tracking_id = StringField("Tracking ID", filters=[_strip], validators=[Length(max=100)])
-    status = SelectField("Status", choices=choices(STATUSES, "Any status"),
+    q = StringField(_l("Search orders"), filters=[_strip], validators=[Length(max=200)])
+    date_from = DateField(_l("From"), name="from", validators=[Optional(), store_day])
+    date_to = DateField(_l("To"), name="to", validators=[Optional(), store_day])
+    order_id = StringField(_l("Order ID"), filters=[_strip], validators=[Length(max=40)])
+    buyer_name = StringField(_l("Buyer name"), filters=[_strip], validators=[Length(max=200)])
+    buyer_email = StringField(_l("Buyer email"), filters=[_strip], validators=[Length(max=254)])
+    sku = StringField(_l("SKU"), filters=[_strip], validators=[Length(max=100)])
+    product_name = StringField(_l("Product name"), filters=[_strip], validators=[Length(max=200)])
+    tracking_id = StringField(_l("Tracking ID"), filters=[_strip], validators=[Length(max=100)])
+    status = SelectField(_l("Status"), choices=choices(STATUSES, _l("Any status")),
                          validators=[Optional()], validate_choice=False)
-    service = StringField("Shipping service", filters=[_strip], validators=[Length(max=50)])
-    sort = SelectField("Sort by", choices=[SelectChoice(k, v) for k, v in SORTS.items()], default="date",
+    service = StringField(_l("Shipping service"), filters=[_strip], validators=[Length(max=50)])
+    sort = SelectField(_l("Sort by"), choices=[SelectChoice(k, v) for k, v in SORTS.items()], default="date",
                        validate_choice=False)
-    per_page = SelectField("Orders per page", choices=choices(PAGE_SIZES), default="25",
+    per_page = SelectField(_l("Orders per page"), choices=choices(PAGE_SIZES), default="25",
                            validate_choice=False)
     page = IntegerField(widget=HiddenInput(), default=1, validators=[Optional(), NumberRange(min=1, max=10**6)])
 
@@ -55,7 +56,7 @@ class FilterForm(Form):
 
     def validate_date_to(self, field):
         if field.data and self.date_from.data and field.data < self.date_from.data:
-            raise ValidationError("To must be the same day as From or later.")
+            raise ValidationError(_("To must be the same day as From or later."))
 
 
 # The carriers' tracking formats, for the page to name the carrier while a tracking ID is scanned or typed.
@@ -124,9 +125,9 @@ class ShipmentForm(FlaskForm, PackageForm):
 
 class CancelForm(FlaskForm):
     """Cancel order (contract §5): a reason from Amazon's list and a memo for the seller."""
-    reason = SelectField("Reason for cancellation", choices=choices(CANCEL_REASONS, "Choose a reason"),
-                         validators=[DataRequired(message="Choose a reason for cancellation."),
-                                     AnyOf(CANCEL_REASONS, message="Choose a reason from the list.")],
+    reason = SelectField(_l("Reason for cancellation"), choices=choices(CANCEL_REASONS, _l("Choose a reason")),
+                         validators=[DataRequired(message=_l("Choose a reason for cancellation.")),
+                                     AnyOf(CANCEL_REASONS, message=_l("Choose a reason from the list."))],
                          validate_choice=False)
-    memo = TextAreaField("Seller memo", filters=[_strip], validators=[Length(max=1000)], render_kw={"rows": 2})
+    memo = TextAreaField(_l("Seller memo"), filters=[_strip], validators=[Length(max=1000)], render_kw={"rows": 2})
     version = VersionField()

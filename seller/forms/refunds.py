@@ -9,27 +9,28 @@ from wtforms.validators import InputRequired, Length, Optional
 from ..i18n import _l
 from ..models import Order
 from ..workflow import REFUND_REASONS, RefundInput
-from .common import AmountField, KeyField, VersionField
+from .common import AmountField, KeyField, VersionField, choices
+from ..i18n import _l
 
-KINDS = [SelectChoice("full", "Full Refund"), SelectChoice("partial", "Partial Refund")]
-MEMO = Length(max=2000, message="Keep it under 2,000 characters.")
+KINDS = [SelectChoice("full", _l("Full Refund")), SelectChoice("partial", _l("Partial Refund"))]
+MEMO = Length(max=2000, message=_l("Keep it under 2,000 characters."))
 
 
 class RefundForm(FlaskForm):
     """Fields common to every order; `refund_form` adds Item amount and Shipping amount per item."""
-    kind = RadioField("Refund type", choices=KINDS, default="full", validators=[Optional()])
-    reason = SelectField("Reason for refund", choices=[SelectChoice("", "Choose a reason…"), *REFUND_REASONS],
+    kind = RadioField(_l("Refund type"), choices=KINDS, default="full", validators=[Optional()])
+    reason = SelectField(_l("Reason for refund"), choices=choices(REFUND_REASONS, _l("Choose a reason…")),
                          validators=[Optional()])
-    return_concession = AmountField("Return shipping concession")
-    other_concession = AmountField("Other concession")
-    memo_to_buyer = TextAreaField("Memo to buyer", validators=[MEMO])
-    seller_memo = TextAreaField("Seller memo", validators=[MEMO])
+    return_concession = AmountField(_l("Return shipping concession"))
+    other_concession = AmountField(_l("Other concession"))
+    memo_to_buyer = TextAreaField(_l("Memo to buyer"), validators=[MEMO])
+    seller_memo = TextAreaField(_l("Seller memo"), validators=[MEMO])
     idempotency_key = KeyField()
     version = VersionField()
     # First in the page, so pressing Enter in an amount recalculates instead of refunding.
-    recalculate = SubmitField("Recalculate")
-    submit_full = SubmitField("Submit Full Refund")
-    submit_partial = SubmitField("Submit Partial Refund")
+    recalculate = SubmitField(_l("Recalculate"))
+    submit_full = SubmitField(_l("Submit Full Refund"))
+    submit_partial = SubmitField(_l("Submit Partial Refund"))
 
     item_ids: list[int] = []
 
@@ -76,8 +77,8 @@ def refund_form(order: Order, **defaults) -> RefundForm:
     `defaults` (reason, version) fill the form when it is first shown; a submission carries its own."""
     fields = {}
     for item in order.items:
-        fields[f"item-{item.id}-item"] = AmountField("Item amount")
-        fields[f"item-{item.id}-shipping"] = AmountField("Shipping amount")
+        fields[f"item-{item.id}-item"] = AmountField(_l("Item amount"))
+        fields[f"item-{item.id}-shipping"] = AmountField(_l("Shipping amount"))
     form_class = type("OrderRefundForm", (RefundForm,), fields)
     form = form_class(**defaults)
     form.item_ids = [item.id for item in order.items]

@@ -12,13 +12,14 @@ from ..i18n import _l
 from ..models import Order, ReturnRequest
 from ..workflow import CLOSE_REASONS, CONDITIONS, RETURN_REASONS, Received
 from .common import VersionField, choices
+from ..i18n import _l
 
-TIMINGS = [SelectChoice("after_receipt", "Refund after the item is received"), SelectChoice("now", "Refund now")]
+TIMINGS = [SelectChoice("after_receipt", _l("Refund after the item is received")), SelectChoice("now", _l("Refund now"))]
 
 
 class CreateReturnForm(FlaskForm):
-    reason = SelectField("Return reason", choices=choices(RETURN_REASONS, "Choose the buyer's reason…"))
-    submit = SubmitField("Create return request")
+    reason = SelectField(_l("Return reason"), choices=choices(RETURN_REASONS, _l("Choose the buyer's reason…")))
+    submit = SubmitField(_l("Create return request"))
 
     item_ids: list[int] = []
 
@@ -36,21 +37,21 @@ def create_return_form(order: Order, returnable: dict[int, int]) -> CreateReturn
     for item in order.items:
         left = returnable.get(item.id, 0)
         fields[f"quantity-{item.id}"] = IntegerField(
-            "Quantity", default=min(left, 1) if single else 0, widget=NumberInput(min=0, max=left),
-            validators=[Optional(), NumberRange(min=0, max=left, message=f"Enter 0 to {left}.")])
+            _l("Quantity"), default=min(left, 1) if single else 0, widget=NumberInput(min=0, max=left),
+            validators=[Optional(), NumberRange(min=0, max=left, message=_l("Enter 0 to %(most)s.", most=left))])
     form = type("OrderCreateReturnForm", (CreateReturnForm,), fields)()
     form.item_ids = [item.id for item in order.items]
     return form
 
 
 class AuthorizeForm(FlaskForm):
-    rma_number = StringField("RMA number", validators=[Length(max=40)])
-    return_address = TextAreaField("Return address", validators=[Length(max=1000)])
-    refund_timing = RadioField("When to refund", choices=TIMINGS, default="after_receipt")
+    rma_number = StringField(_l("RMA number"), validators=[Length(max=40)])
+    return_address = TextAreaField(_l("Return address"), validators=[Length(max=1000)])
+    refund_timing = RadioField(_l("When to refund"), choices=TIMINGS, default="after_receipt")
     label = FileField(_l("Return label (PDF)"), validators=[  # its size: the verb (MAX_LABEL_BYTES)
         FileAllowed(["pdf"], _l("The return label must be a PDF file."))])
     version = VersionField()
-    submit = SubmitField("Authorize request")
+    submit = SubmitField(_l("Authorize request"))
     buy_label = SubmitField(_l("Buy return label"))
 
 
@@ -67,16 +68,16 @@ class AuthorizeSelectedForm(FlaskForm):
 
 
 class CloseForm(FlaskForm):
-    reason = SelectField("Reason for closing", choices=choices(CLOSE_REASONS, "Choose a reason…"))
-    message = TextAreaField("Message to buyer", validators=[Length(max=4000)])
+    reason = SelectField(_l("Reason for closing"), choices=choices(CLOSE_REASONS, _l("Choose a reason…")))
+    message = TextAreaField(_l("Message to buyer"), validators=[Length(max=4000)])
     version = VersionField()
-    submit = SubmitField("Close request")
+    submit = SubmitField(_l("Close request"))
 
 
 class ContactForm(FlaskForm):
-    subject = StringField("Subject", validators=[Length(max=200)])
-    message = TextAreaField("Message", validators=[Length(max=4000)], render_kw={"rows": 6})
-    submit = SubmitField("Send message")
+    subject = StringField(_l("Subject"), validators=[Length(max=200)])
+    message = TextAreaField(_l("Message"), validators=[Length(max=4000)], render_kw={"rows": 6})
+    submit = SubmitField(_l("Send message"))
 
 
 class MarkReceivedForm(FlaskForm):

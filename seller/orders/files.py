@@ -72,7 +72,7 @@ def export_shipments():
     form = ExportForm(formdata=request.args)
     if not form.validate():
         return render_template("orders/export.html", form=form, last=last), 422
-    text, _ = reports.shipping_confirmations(form.since.data, form.until.data)
+    text, _rows = reports.shipping_confirmations(form.since.data, form.until.data)
     workflow.save_settings(shipments_exported_at=clock.now())
     filename = f"shipping-confirmation-{form.since.data.isoformat()}-{form.until.data.isoformat()}.txt"
     return Response(text, mimetype="text/plain",

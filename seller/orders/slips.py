@@ -15,6 +15,7 @@ from ..models import Order, OrderStatus, Settings, Shipment
 from . import bp
 from ..lookup import get_order
 from ..search import filtered_orders
+from ..i18n import _
 
 # Slip size -> CSS @page size and margin.
 PAGES = {"letter": ("letter", "0.5in"), "4x6": ("4in 6in", "0.18in")}
@@ -40,7 +41,7 @@ def _pdf_response(orders: list[Order], filename: str):
     """Render, write the print into each order's history, answer with the PDF shown inline."""
     size = request.values.get("size") or Settings.current().slip_size
     if size not in PAGES:
-        return error_response(400, "Choose a slip size: letter or 4x6.")
+        return error_response(400, _("Choose a slip size: letter or 4x6."))
     try:
         workflow.check_packing_slips(orders)  # before the rendering, which is the slow part
         pdf = slips_pdf(orders, size)
@@ -50,7 +51,7 @@ def _pdf_response(orders: list[Order], filename: str):
     return _inline(pdf, filename)
 
 
-def _chosen(what: str, limit: int, unit: str):
+def _chosen(limit: int, pick_list: bool = False):
     """The orders a bulk print is for: those selected in the list (repeated `order_ids`, in that order), or with
     `scope=unshipped` and none selected, every Unshipped order of the list's filter (its arguments in the URL).
     Returns the orders, or an error answer."""
@@ -61,18 +62,22 @@ def _chosen(what: str, limit: int, unit: str):
             select(Order).where(Order.order_id.in_(order_ids)).options(*with_items))}
         missing = [i for i in order_ids if i not in found]
         if missing:
-            return error_response(404, f"No order {', '.join(missing[:10])}.")
+            return error_response(404, _("No order %(orders)s.", orders=", ".join(missing[:10])))
         orders = [found[i] for i in order_ids]
     elif request.form.get("scope") == "unshipped":
         orders = list(db.session.scalars(filtered_orders(request.values, OrderStatus.UNSHIPPED.value)
                                          .options(*with_items)))
     else:
-        return error_response(422, f"Select the orders whose {what} you want to print.")
+        return error_response(422, _("Select the orders whose pick list you want to print.") if pick_list
+                              else _("Select the orders whose packing slips you want to print."))
     if not orders:
-        return error_response(422, "No Unshipped orders in this list: there is nothing to print.")
+        return error_response(422, _("No Unshipped orders in this list: there is nothing to print."))
     if len(orders) > limit:
-        return error_response(422, f"{len(orders)} orders is more than the {limit} {unit} one print can hold. "
-                                   "Narrow the list (dates, search) and print it in parts.")
+        return error_response(422, _("%(num)s orders is more than the %(most)s orders one pick list can hold. Narrow "
+                                     "the list (dates, search) and print it in parts.", num=len(orders), most=limit)
+                              if pick_list else
+                              _("%(num)s orders is more than the %(most)s slips one print can hold. Narrow the list "
+                                "(dates, search) and print it in parts.", num=len(orders), most=limit))
     return orders
 
 
@@ -91,7 +96,7 @@ def _inline(pdf: bytes, filename: str) -> Response:
 def packing_slips():
     """One PDF of packing slips for the orders selected in the list, or every Unshipped order of its filter (see
     `_chosen`). A plain form post: the answer is the PDF."""
-    orders = _chosen("packing slips", MAX_SLIPS, "slips")
+    orders = _chosen(MAX_SLIPS)
     if not isinstance(orders, list):
         return orders
     return _pdf_response(orders, _bulk_name("packing-slips", orders))
@@ -115,12 +120,13 @@ def pick_lines(orders: list[Order]) -> list[dict]:
 def pick_list():
     """Print pick list: what to take off the shelves for the chosen Unshipped orders (see `_chosen`) — one line per
     SKU with its total quantity, then the orders covered (soonest Ship by first)."""
-    orders = _chosen("pick list", MAX_PICK, "orders")
+    orders = _chosen(MAX_PICK, pick_list=True)
     if not isinstance(orders, list):
         return orders
     refused = [f"{o.order_id} ({o.status})" for o in orders if o.status != OrderStatus.UNSHIPPED]
     if refused:
-        return error_response(409, f"No pick list for {', '.join(refused[:10])}: only Unshipped orders are picked.")
+        return error_response(409, _("No pick list for %(orders)s: only Unshipped orders are picked.",
+                                     orders=", ".join(refused[:10])))
     orders.sort(key=lambda o: (o.ship_by, o.order_id))
     pdf = render_pdf("pdf/pick_list.html", orders=orders, lines=pick_lines(orders), page_size="letter",
                      page_margin="0.5in", store_name=Settings.current().store_name,

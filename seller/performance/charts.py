@@ -11,6 +11,7 @@ from datetime import date
 from decimal import Decimal
 
 from ..metrics import Metric, Rate, pct
+from ..i18n import _, format_local
 
 WIDTH, HEIGHT = 960, 250
 LEFT, RIGHT, TOP, BOTTOM = 56, 16, 18, 36  # room for the axis labels
@@ -19,7 +20,7 @@ LABEL_EVERY = 7  # days between the dates written under the chart
 
 
 def day_label(day: date) -> str:
-    return f"{day:%b} {day.day}"
+    return format_local(day, "chart_day", None)
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ class Chart:
 def _scale(metric: Metric) -> tuple[Decimal, Decimal]:
     """The percent range of the y axis: from 0 for a rate to keep low, up to 100 for one to keep high."""
     d = metric.definition
-    values = [r.percent for _, r in metric.daily if r.total]
+    values = [r.percent for _day, r in metric.daily if r.total]
     if d.higher_is_better:
         floor = min([d.target - 5, *values])
         return next(lo for lo in (Decimal(90), Decimal(80), Decimal(50), Decimal(0)) if lo <= floor), Decimal(100)
@@ -65,17 +66,20 @@ def _scale(metric: Metric) -> tuple[Decimal, Decimal]:
 def _describe(metric: Metric, days_with_orders: list[tuple[date, Rate]]) -> str:
     d = metric.definition
     first, last = metric.daily[0][0], metric.daily[-1][0]
-    text = f"{d.name} per day from {day_label(first)} to {day_label(last)}, target {d.target_text}. "
+    text = _("%(rate)s per day from %(first)s to %(last)s, target %(target)s.", rate=d.name, first=day_label(first),
+             last=day_label(last), target=d.target_text)
     if not days_with_orders:
-        return text + "No orders on any of these days."
+        return f'{text} {_("No orders on any of these days.")}'
     missed = [(day, r) for day, r in days_with_orders if not d.meets(r)]
-    text += f"{len(missed)} of {len(days_with_orders)} days with orders missed the target"
+    text += " " + _("%(missed)s of %(days)s days with orders missed the target.", missed=len(missed),
+                    days=len(days_with_orders))
     if missed:
         worst_day, worst = (min if d.higher_is_better else max)(missed, key=lambda dr: dr[1].percent)
-        text += f"; the {'lowest' if d.higher_is_better else 'highest'} was {pct(worst.percent)} on " \
-                f"{day_label(worst_day)}"
+        text += " " + (_("The lowest was %(rate)s on %(day)s.", rate=pct(worst.percent), day=day_label(worst_day))
+                       if d.higher_is_better else
+                       _("The highest was %(rate)s on %(day)s.", rate=pct(worst.percent), day=day_label(worst_day)))
     empty = len(metric.daily) - len(days_with_orders)
-    return text + (f". {empty} days without orders." if empty else ".")
+    return text + (" " + _("%(num)s days without orders.", num=empty) if empty else "")
 
 
 def daily_chart(metric: Metric) -> Chart:
@@ -93,7 +97,8 @@ def daily_chart(metric: Metric) -> Chart:
             continue
         x = round(LEFT + (i + 0.5) * slot, 1)
         points.append(Point(x, y(rate.percent), bool(d.meets(rate)),
-                            f"{day_label(day)}: {pct(rate.percent)} ({rate.count} {d.counted} of {rate.total} {d.of})"))
+                            _("%(day)s: %(rate)s (%(count)s %(counted)s of %(total)s %(of)s)", day=day_label(day),
+                              rate=pct(rate.percent), count=rate.count, counted=d.counted, total=rate.total, of=d.of)))
         if not run:
             lines.append("")
         run.append(f"{x},{points[-1].y}")
@@ -103,10 +108,10 @@ def daily_chart(metric: Metric) -> Chart:
     y_ticks = [(y(lo + step * k), pct(lo + step * k, places=None)) for k in range(TICKS + 1)]
     y_ticks = [(at, label) for at, label in y_ticks if abs(at - target_y) >= 16]  # the target's label wins
     last = len(metric.daily) - 1
-    x_ticks = [(round(LEFT + (i + 0.5) * slot, 1), "Today" if i == last else day_label(day))
-               for i, (day, _) in enumerate(metric.daily) if (last - i) % LABEL_EVERY == 0]
+    x_ticks = [(round(LEFT + (i + 0.5) * slot, 1), _("Today") if i == last else day_label(day))
+               for i, (day, _rate) in enumerate(metric.daily) if (last - i) % LABEL_EVERY == 0]
     band = (target_y, HEIGHT - BOTTOM - target_y) if d.higher_is_better else (TOP, target_y - TOP)
     with_orders = [(day, r) for day, r in metric.daily if r.total]
-    return Chart(d.slug, f"{d.name} per day, last {len(metric.daily)} days", _describe(metric, with_orders),
+    return Chart(d.slug, _("%(rate)s per day, last %(num)s days", rate=d.name, num=len(metric.daily)), _describe(metric, with_orders),
                  y_ticks, x_ticks, points, [line for line in lines if " " in line], target_y,
-                 f"Target {d.target_text}", pct(d.target, places=None), band)
+                 _("Target %(target)s", target=d.target_text), pct(d.target, places=None), band)

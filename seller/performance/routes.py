@@ -10,6 +10,7 @@ from ..htmx import is_partial
 from ..templating import local_time
 from .. import metrics
 from . import bp, charts
+from ..i18n import _
 
 PAGE_SIZE = 100
 AT_RISK_SHOWN = 10  # on the page; "Show all" lists up to PAGE_SIZE * 5
@@ -53,7 +54,7 @@ def drill_csv(metric):
     found = metrics.counted_against(metric)
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["Order ID", found.definition.date_label, "Reason"])
+    writer.writerow([_("Order ID"), found.definition.date_label, _("Reason")])
     writer.writerows([_cell(r.order_id), local_time(r.at), _cell(r.reason)] for r in found.rows)
     return Response(out.getvalue(), mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="{metric}-{found.last.isoformat()}.csv"'})

@@ -14,6 +14,7 @@ from ..models import AmazonConnection, Settings, User
 from ..money import from_cents, to_cents
 from ..workflow import save_settings
 from . import bp
+from ..i18n import _
 
 PLAIN = ["store_name", "seller_name", "timezone", "handling_hours", "handling_business_days", "return_address",
          "return_concession_factor", "other_concession_percent", "close_returns_after_days", "refund_window_hours",
@@ -42,7 +43,7 @@ def index():
                       parcel_weight_unit=form.parcel_weight_unit.data,
                       ship_from_country=form.ship_from_country.data.upper(),
                       return_concession_extra_cents=to_cents(form.return_concession_extra.data))
-        flash("Settings saved.", "success")
+        flash(_("Settings saved."), "success")
         return redirect(url_for("settings.index"), 303)
     return _page(form, UserForm(prefix="user"), 422 if form.errors else 200)
 
@@ -58,7 +59,8 @@ def add_user():
         except ValueError as exc:
             user_form.email.errors.append(str(exc))
         else:
-            flash(f"{user_form.email.data} can now sign in as {user_form.role.data}.", "success")
+            flash(_("%(email)s can now sign in as %(role)s.", email=user_form.email.data, role=_(user_form.role.data)),
+                  "success")
             return redirect(url_for("settings.index") + "#people", 303)
     return _page(SettingsForm(obj=Settings.current()), user_form, 422)
 
@@ -71,13 +73,14 @@ def toggle_user(user_id):
         abort(400)
     user = db.session.get(User, user_id) or abort(404)
     if user.id == current_user.id:
-        flash("You cannot turn off your own access.", "error")
+        flash(_("You cannot turn off your own access."), "error")
         return redirect(url_for("settings.index") + "#people", 303)
     with write_transaction(db.session):
         user = db.session.get(User, user_id)
         user.active = not user.active
         user.session_version += 1
-    flash(f"{user.email} {'can sign in again' if user.active else 'can no longer sign in'}.", "success")
+    flash(_("%(email)s can sign in again.", email=user.email) if user.active else
+          _("%(email)s can no longer sign in.", email=user.email), "success")
     return redirect(url_for("settings.index") + "#people", 303)
 
 

@@ -24,6 +24,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 
 from ..models import Order, Settings
 from ..money import CENT, AmountError, parse_amount
+from ..i18n import _, _l
 
 SAMPLE_TEXT = "SAMPLE — NOT VALID FOR MAILING"
 # Used when the Settings rate table is empty. One rate a line: carrier, service, price, delivery days;
@@ -185,19 +186,20 @@ def _easypost_errors():
     try:
         yield
     except (errors.UnauthorizedError, errors.ForbiddenError):
-        raise ShippingError("EasyPost refused the API key. Ask the store owner to check EASYPOST_API_KEY.", 503)
+        raise ShippingError(_("EasyPost refused the API key. Ask the store owner to check EASYPOST_API_KEY."), 503)
     except errors.PaymentError:
-        raise ShippingError("EasyPost refused the purchase: the account needs funds or a payment method.")
+        raise ShippingError(_("EasyPost refused the purchase: the account needs funds or a payment method."))
     except (errors.TimeoutError, errors.GatewayTimeoutError):
-        raise ShippingError("EasyPost did not answer in time. Nothing was bought; try again.", 503)
+        raise ShippingError(_("EasyPost did not answer in time. Nothing was bought; try again."), 503)
     except (errors.HttpError, errors.ServiceUnavailableError, errors.InternalServerError, errors.JsonError,
             errors.RateLimitError, requests.RequestException):
-        raise ShippingError("EasyPost could not be reached. Nothing was bought; try again in a moment.", 503)
+        raise ShippingError(_("EasyPost could not be reached. Nothing was bought; try again in a moment."), 503)
     except errors.ApiError as exc:
         fields = "; ".join(f"{e.get('field')}: {e.get('message')}" if isinstance(e, dict) else str(e)
                            for e in exc.errors or [])
-        what = "The address was refused" if (exc.code or "").startswith("ADDRESS.") else "EasyPost said"
-        raise ShippingError(f"{what}: {exc.message}" + (f" ({fields})" if fields else ""))
+        said = exc.message + (f" ({fields})" if fields else "")
+        raise ShippingError(_("The address was refused: %(said)s", said=said) if (exc.code or "").startswith("ADDRESS.")
+                            else _("EasyPost said: %(said)s", said=said))
 
 
 class EasyPostProvider:
@@ -209,13 +211,13 @@ class EasyPostProvider:
         base = {"api_base": api_base.rstrip("/")} if api_base else {}
         self.client = easypost.EasyPostClient(api_key, timeout=timeout, **base)
         self.timeout = timeout
-        self.description = ("EasyPost, test mode: labels are not charged and cannot be mailed"
-                            if api_key.startswith("EZTK") else "EasyPost: real labels, charged to the account")
+        self.description = (_l("EasyPost, test mode: labels are not charged and cannot be mailed")
+                            if api_key.startswith("EZTK") else _l("EasyPost: real labels, charged to the account"))
 
     def rates(self, order: Order, parcel: Parcel, ship_from: Address, ship_date: date,
               to: Address | None = None) -> list[Rate]:
         if not ship_from.complete():
-            raise ShippingError("Enter the ship-from address in Settings before buying shipping.")
+            raise ShippingError(_("Enter the ship-from address in Settings before buying shipping."))
         options = {"label_format": "PDF", "label_size": "4x6", "label_date": ship_date.isoformat()}
         with _easypost_errors():
             shipment = self.client.shipment.create(
@@ -229,8 +231,8 @@ class EasyPostProvider:
                  for r in shipment.rates or []]
         if not rates:
             why = "; ".join(m.get("message", "") for m in shipment.get("messages") or [])[:300]
-            raise ShippingError("No carrier offered a rate for this parcel and address."
-                                + (f" {why}" if why else " Check the weight, the size and the address."))
+            raise ShippingError(_("No carrier offered a rate for this parcel and address.") + " "
+                                + (why or _("Check the weight, the size and the address.")))
         return sorted(rates, key=lambda r: (r.price, r.carrier, r.service))
 
     def buy(self, shipment_ref: str, rate_id: str, idempotency_key: str) -> Purchase:
@@ -253,8 +255,8 @@ class EasyPostProvider:
                 url = self.client.shipment.label(shipment.id, file_format="PDF").postage_label.label_pdf_url
             pdf = requests.get(url, timeout=self.timeout).content
         if not pdf.startswith(b"%PDF"):
-            raise ShippingError("The label was bought but its PDF could not be downloaded. Try again: the same "
-                                "label is fetched again, not bought twice.", 503)
+            raise ShippingError(_("The label was bought but its PDF could not be downloaded. Try again: the same "
+                                  "label is fetched again, not bought twice."), 503)
         rate = shipment.selected_rate
         return Purchase(EASYPOST_CARRIERS.get(rate.carrier, rate.carrier), _words(rate.service),
                         _dollars(rate.rate), shipment.tracking_code, pdf, shipment.id)
@@ -301,18 +303,18 @@ def parse_rate_table(text: str) -> list[DemoRate]:
             continue
         parts = [p.strip() for p in line.split(",")]
         if len(parts) not in (3, 4) or not all(parts[:3]):
-            raise ValueError(f"Line {number}: write carrier, service, price, days "
-                             "(e.g. USPS, Ground Advantage, 4.85 + 0.45/lb, 3-5 days).")
+            raise ValueError(_("Line %(line)s: write carrier, service, price, days "
+                               "(e.g. USPS, Ground Advantage, 4.85 + 0.45/lb, 3-5 days).", line=number))
         price = _RATE_LINE.fullmatch(parts[2])
         try:
             if not price:
                 raise AmountError
             base, per = parse_amount(price["base"]), parse_amount(price["per"] or "0")
         except AmountError:
-            raise ValueError(f"Line {number}: write the price as 4.85 or 4.85 + 0.45/lb.") from None
+            raise ValueError(_("Line %(line)s: write the price as 4.85 or 4.85 + 0.45/lb.", line=number)) from None
         days = _DAYS.fullmatch(parts[3]) if len(parts) == 4 and parts[3] else None
         if len(parts) == 4 and parts[3] and not days:
-            raise ValueError(f"Line {number}: write the delivery days as 3 or 3-5 days.")
+            raise ValueError(_("Line %(line)s: write the delivery days as 3 or 3-5 days.", line=number))
         span = "" if not days else days["low"] + (f"–{days['high']}" if days["high"] else "")
         rates.append(DemoRate(parts[0], parts[1], base, per, span))
     return rates
@@ -338,7 +340,7 @@ class DemoProvider:
     Like a real provider it keeps the quoted shipment on its side: here in the signed `shipment_ref`,
     so a purchase is for exactly what was shown and cannot be edited in the page."""
     name = "Demo"
-    description = "Demo provider: rates from the table in Settings, sample labels that cannot be mailed"
+    description = _l("Demo provider: rates from the table in Settings, sample labels that cannot be mailed")
 
     def __init__(self, table: str, secret: str):
         self.table = table
@@ -349,9 +351,9 @@ class DemoProvider:
         try:
             table = parse_rate_table(self.table.strip() or DEFAULT_DEMO_RATES)
         except ValueError as exc:
-            raise ShippingError(f"The demo rate table in Settings has a mistake. {exc}") from None
+            raise ShippingError(_("The demo rate table in Settings has a mistake. %(mistake)s", mistake=exc)) from None
         if not table:
-            raise ShippingError("The demo rate table in Settings has no rates.")
+            raise ShippingError(_("The demo rate table in Settings has no rates."))
         quoted = [[r.carrier, r.service, str(r.price(parcel)), r.days] for r in table]
         ref = self.signer.dumps({"order": order.order_id, "to": (to or recipient(order)).lines(),
                                  "from": ship_from.lines(), "oz": str(parcel.weight_oz),
@@ -364,7 +366,7 @@ class DemoProvider:
             shipment = self.signer.loads(shipment_ref)
             carrier, service, price, _days = shipment["rates"][int(rate_id)]
         except (BadSignature, ValueError, IndexError, KeyError, TypeError):
-            raise ShippingError("These rates are no longer valid. Get rates again.") from None
+            raise ShippingError(_("These rates are no longer valid. Get rates again.")) from None
         tracking = demo_tracking_id(carrier, idempotency_key)
         pdf = sample_label(shipment, carrier, service, tracking)
         return Purchase(carrier, service, _dollars(price), tracking, pdf, "demo-" + idempotency_key[:24])

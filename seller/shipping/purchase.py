@@ -7,6 +7,7 @@ import time
 
 from .. import workflow
 from .providers import ShippingError
+from ..i18n import _
 
 log = logging.getLogger(__name__)
 TWIN_WAIT = 15  # seconds a second submission of the same form waits for the first one's label
@@ -39,10 +40,10 @@ def buy_label(order, user, provider, *, shipment_ref: str, rate_id: str, key: st
         workflow.release_label_claim(order, key)
         try:
             provider.void(purchase.provider_shipment_id)
-            exc.message += f" The label just bought was voided with {provider.name}."
+            exc.message += " " + _("The label just bought was voided with %(provider)s.", provider=provider.name)
         except ShippingError as void_error:
             log.warning("could not void %s label %s: %s", provider.name, purchase.provider_shipment_id,
                         void_error.message)
-            exc.message += (f" The label just bought ({purchase.tracking_id}) could not be voided: void it with "
-                            f"{provider.name}.")
+            exc.message += " " + _("The label just bought (%(tracking_id)s) could not be voided: void it with "
+                                   "%(provider)s.", tracking_id=purchase.tracking_id, provider=provider.name)
         raise

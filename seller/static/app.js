@@ -3,6 +3,12 @@
 (function () {
   document.documentElement.classList.add("js");
 
+  // The page's words for what this file says, in the page's language (the <body>'s data-say-* attributes).
+  function words(name, values) {
+    var text = document.body.getAttribute("data-say-" + name) || "";
+    Object.keys(values || {}).forEach(function (key) { text = text.replace("{" + key + "}", values[key]); });
+    return text;
+  }
   function say(text) {
     var area = document.getElementById("flash");
     if (!area) return;
@@ -15,13 +21,13 @@
   }
   // Answers htmx does not swap (a proxy's 502, a crash): say so instead of showing nothing.
   document.addEventListener("htmx:responseError", function (e) {
-    say("The server answered " + e.detail.xhr.status + ". Nothing was changed; try again.");
+    say(words("status", {status: e.detail.xhr.status}));
   });
   document.addEventListener("htmx:sendError", function () {
-    say("No connection to the server. Check the network, then try again.");
+    say(words("offline"));
   });
   document.addEventListener("htmx:timeout", function () {
-    say("The server took too long to answer. Reload the page to see whether it was done.");
+    say(words("timeout"));
   });
 
   function editable(el) {
@@ -177,7 +183,7 @@
     var bar = box.querySelector("progress");
     box.hidden = false;
     bar.removeAttribute("value");  // indeterminate: the server is at work
-    box.querySelector(".upload-status").textContent = box.dataset.working || "Uploaded. Checking and importing the orders…";
+    box.querySelector(".upload-status").textContent = box.dataset.working || words("uploaded");
   }
   document.addEventListener("htmx:xhr:progress", function (e) {
     var box = e.target.querySelector && e.target.querySelector("[data-upload-progress]");
@@ -186,7 +192,8 @@
     if (done >= 100) { working(box); return; }
     box.hidden = false;
     bar.value = Math.max(bar.value, done);
-    box.querySelector(".upload-status").textContent = (box.dataset.sending || "Uploading…") + " " + bar.value + " %";
+    box.querySelector(".upload-status").textContent = box.dataset.sending ? box.dataset.sending + " " + bar.value + " %"
+      : words("uploading", {percent: bar.value});
   });
   document.addEventListener("htmx:beforeRequest", function (e) {
     var box = e.target.querySelector && e.target.querySelector("[data-upload-progress][data-working]");

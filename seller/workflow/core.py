@@ -10,6 +10,7 @@ from ..models import Order, OrderEvent, ReturnRequest, Settings, User
 from .errors import InvalidTransition, StaleVersion
 from .actions import not_in_status
 from .rules import ORDER_ACTIONS, RETURN_ACTIONS
+from ..i18n import _
 
 
 def store_tz():
@@ -40,9 +41,12 @@ def _refused(order_or_ret, action: str, expected_version: int | None, what: str 
     if order_or_ret.status not in table[action][0]:
         raise InvalidTransition(not_in_status(order_or_ret, action))
     if expected_version is not None and order_or_ret.version != expected_version:
-        raise StaleVersion(f"This {what} was changed by someone else since you opened the page. "
-                           "Check it again, then retry.")
-    raise InvalidTransition(f"This {what} could not be changed. Reload the page and try again.")
+        raise StaleVersion(_("This order was changed by someone else since you opened the page. Check it again, "
+                             "then retry.") if what == "order" else
+                           _("This return request was changed by someone else since you opened the page. Check it "
+                             "again, then retry."))
+    raise InvalidTransition(_("This order could not be changed. Reload the page and try again.") if what == "order"
+                            else _("This return request could not be changed. Reload the page and try again."))
 
 
 def _locked_order(order: Order, action: str, expected_version: int | None = None, bump: bool = True, **values):

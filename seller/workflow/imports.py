@@ -12,6 +12,7 @@ from ..extensions import db
 from ..models import Order, OrderEvent, OrderItem, OrderStatus as S, Settings, User
 from .errors import StaleVersion
 from .rules import compute_ship_by
+from ..i18n import _
 
 _AMOUNT_COLUMNS = ("item_price_cents", "item_tax_cents", "shipping_price_cents", "shipping_tax_cents")
 
@@ -100,8 +101,8 @@ def update_from_reports(updates: list[ReportUpdate], user: User | None = None) -
                                      orders.c.version == bindparam("w_version"))
                 .values(version=orders.c.version + 1, updated_at=now, **{c: bindparam("v_" + c) for c in columns}))
         if db.session.execute(stmt, params).rowcount != len(params):
-            raise StaleVersion("Some of these orders were changed while the file was being imported. "
-                               "Upload the file again.")
+            raise StaleVersion(_("Some of these orders were changed while the file was being imported. "
+                                 "Upload the file again."))
     for columns, params in item_sets.items():
         stmt = update(items).where(items.c.id == bindparam("w_id")).values(**{c: bindparam("v_" + c) for c in columns})
         db.session.execute(stmt, params)

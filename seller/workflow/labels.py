@@ -15,6 +15,7 @@ from .core import _guard, _refused, store_tz
 from .errors import InvalidInput, InvalidTransition, PurchaseInProgress
 from .rules import CARRIERS, ORDER_ACTIONS, normalize_tracking
 from .shipping import ShipmentInput, _confirm
+from ..i18n import _
 
 LABEL_DAYS_AHEAD = 3  # a label may carry a ship date up to this many days after today
 LABEL_CLAIM_TTL = timedelta(minutes=2)  # a purchase unfinished after this was abandoned (its worker died)
@@ -24,9 +25,9 @@ def check_label_date(ship_date: date, now: datetime | None = None) -> None:
     """A label's ship date: today (store timezone) or a few days ahead."""
     today = clock.local_today(store_tz(), now)
     if ship_date < today:
-        raise InvalidInput("The ship date cannot be in the past.", "ship_date")
+        raise InvalidInput(_("The ship date cannot be in the past."), "ship_date")
     if ship_date > today + timedelta(days=LABEL_DAYS_AHEAD):
-        raise InvalidInput(f"Choose a ship date at most {LABEL_DAYS_AHEAD} days from today.", "ship_date")
+        raise InvalidInput(_("Choose a ship date at most %(days)s days from today.", days=LABEL_DAYS_AHEAD), "ship_date")
 
 
 def _label(order: Order, key: str) -> Label | None:
@@ -42,7 +43,7 @@ def claim_label(order: Order, user: User | None, idempotency_key: str, provider:
     The reservation is a Label row without a shipment; `buy_shipping` completes it, `release_label_claim`
     drops it."""
     if not idempotency_key or len(idempotency_key) > 64:
-        raise InvalidInput("This form is missing its submission key. Reload the page.")
+        raise InvalidInput(_("This form is missing its submission key. Reload the page."))
     now = now or clock.now()
     with write_transaction(db.session):
         if not _guard(Order, order.id, ORDER_ACTIONS["buy_shipping"][0], expected_version=expected_version,
@@ -56,11 +57,11 @@ def claim_label(order: Order, user: User | None, idempotency_key: str, provider:
             if pending.created_at < now - LABEL_CLAIM_TTL:
                 db.session.delete(pending)
             elif pending.idempotency_key == idempotency_key:
-                raise PurchaseInProgress("This label is being bought right now. Reload the page in a moment "
-                                         "to see it.", same_key=True)
+                raise PurchaseInProgress(_("This label is being bought right now. Reload the page in a moment "
+                                           "to see it."), same_key=True)
             else:
-                raise PurchaseInProgress("Someone else is buying a label for this order right now. Reload the "
-                                         "page in a moment.", same_key=False)
+                raise PurchaseInProgress(_("Someone else is buying a label for this order right now. Reload the "
+                                           "page in a moment."), same_key=False)
         db.session.flush()
         db.session.add(Label(order_id=order.id, idempotency_key=idempotency_key, provider=provider, carrier="",
                              service="", cost_cents=0, tracking_id="", pdf=b"", created_at=now,

@@ -9,15 +9,16 @@ from ..extensions import db
 from ..models import Message, Order, ReturnRequest, User
 from .core import _event, _locked_order
 from .errors import InvalidInput
+from ..i18n import _
 
 def contact_buyer(order: Order, user: User | None, subject: str, body: str, *, ret: ReturnRequest | None = None,
                   now: datetime | None = None) -> Message:
     """Keep a message to the buyer in the order's history (it is e-mailed afterwards when SMTP is set)."""
     subject, body = (subject or "").strip(), (body or "").strip()
     if not subject:
-        raise InvalidInput("Enter a subject.", "subject")
+        raise InvalidInput(_("Enter a subject."), "subject")
     if not body:
-        raise InvalidInput("Enter a message.", "message")
+        raise InvalidInput(_("Enter a message."), "message")
     now = now or clock.now()
     with write_transaction(db.session):
         _locked_order(order, "contact_buyer", bump=False)

@@ -24,6 +24,7 @@ from .core import _event, _guard, _locked_order, _refused, store_tz
 from .errors import (ConcessionExceedsCap, IdempotencyConflict, InvalidInput, InvalidTransition, NotRefundable,
                      RefundExceedsBalance)
 from .rules import ORDER_ACTIONS, REFUND_REASONS, RETURN_ACTIONS
+from ..i18n import _
 
 @dataclass
 class RefundInput:
@@ -63,14 +64,14 @@ def _cents_of(value, field: str) -> int:
     """Cents of an amount, refusing NaN, infinities, negatives, fractions of a cent and absurd sizes."""
     if not isinstance(value, (Decimal, int)) or isinstance(value, bool) or \
             (isinstance(value, Decimal) and not value.is_finite()):
-        raise InvalidInput("Enter an amount in dollars and cents, like 12.50.", field)
+        raise InvalidInput(_("Enter an amount in dollars and cents, like 12.50."), field)
     if value < 0:
-        raise InvalidInput("Enter an amount that is not negative.", field)
+        raise InvalidInput(_("Enter an amount that is not negative."), field)
     cents = Decimal(value) * 100
     if cents != cents.to_integral_value():
-        raise InvalidInput("Use at most two decimal places (cents).", field)
+        raise InvalidInput(_("Use at most two decimal places (cents)."), field)
     if cents >= MAX_CENTS:
-        raise InvalidInput("That amount is too large.", field)
+        raise InvalidInput(_("That amount is too large."), field)
     return int(cents)
 
 
@@ -108,10 +109,10 @@ def plan_refund_lines(order: Order, data: RefundInput) -> list[RefundLine]:
             item_cents = _cents_of(item_amt, f"item-{item.id}-item")
             ship_cents = _cents_of(ship_amt, f"item-{item.id}-shipping")
             if item_cents > item_left:
-                raise RefundExceedsBalance(f"At most {from_cents(item_left)} is left to refund on this item.",
+                raise RefundExceedsBalance(_("At most %(amount)s is left to refund on this item.", amount=from_cents(item_left)),
                                            f"item-{item.id}-item")
             if ship_cents > ship_left:
-                raise RefundExceedsBalance(f"At most {from_cents(ship_left)} of shipping is left to refund.",
+                raise RefundExceedsBalance(_("At most %(amount)s of shipping is left to refund.", amount=from_cents(ship_left)),
                                            f"item-{item.id}-shipping")
         item_tax = _pro_rata(item.item_tax_cents, item_cents, item.item_price_cents,
                              item.item_tax_cents - item.refunded_item_tax_cents, item_left)
@@ -149,8 +150,8 @@ def _replay(order: Order, data: RefundInput, return_request_id: int | None) -> R
     if existing is None:
         return None
     if existing.fingerprint != data.fingerprint(return_request_id):
-        raise IdempotencyConflict("This form was already submitted with other amounts. Reload the page to "
-                                  "make a new refund.")
+        raise IdempotencyConflict(_("This form was already submitted with other amounts. Reload the page to "
+                                    "make a new refund."))
     return existing
 
 
@@ -161,17 +162,17 @@ def refund(order: Order, user: User | None, data: RefundInput, *, return_request
     Never more than what is left per item component, nor above the concession caps; a replayed key
     returns the first refund; a page older than the last change to the order is refused."""
     if data.reason not in REFUND_REASONS:
-        raise InvalidInput("Choose a reason for refund.", "reason")
+        raise InvalidInput(_("Choose a reason for refund."), "reason")
     if data.kind not in ("full", "partial"):
-        raise InvalidInput("Choose Full Refund or Partial Refund.")
+        raise InvalidInput(_("Choose Full Refund or Partial Refund."))
     if not data.idempotency_key or len(data.idempotency_key) > 64:
-        raise InvalidInput("This form is missing its submission key. Reload the page.")
+        raise InvalidInput(_("This form is missing its submission key. Reload the page."))
     data.check_amounts()
     now = now or clock.now()
     order_pk = order.id  # read before the transaction: its first statement must be the guard
     ret_id = return_request.id if return_request else None
     if return_request is not None and return_request.order_id != order_pk:
-        raise InvalidInput("That return request belongs to another order.")
+        raise InvalidInput(_("That return request belongs to another order."))
     try:
         with write_transaction(db.session):
             if not _guard(Order, order_pk, ORDER_ACTIONS["refund"][0], expected_version=expected_version):
@@ -192,24 +193,24 @@ def refund(order: Order, user: User | None, data: RefundInput, *, return_request
                     raise NotRefundable(waiting)
             db.session.refresh(order)
             if not order.amounts_known:
-                raise NotRefundable("This order's amounts are unknown (imported from the Unshipped Orders Report): "
-                                    "import the Order Report before refunding.")
+                raise NotRefundable(_("This order's amounts are unknown (imported from the Unshipped Orders Report): "
+                                      "import the Order Report before refunding."))
             lines = plan_refund_lines(order, data)
             paid_part = sum(line.total_cents for line in lines)
             if data.kind == "full" and paid_part <= 0:
-                raise NotRefundable("Nothing is left to refund on this order.")
+                raise NotRefundable(_("Nothing is left to refund on this order."))
             caps = refund_caps(order)
             rc = _cents_of(data.return_concession, "return_concession")
             oc = _cents_of(data.other_concession, "other_concession")
             if rc > caps["return_concession"]:
-                raise ConcessionExceedsCap(f"The return shipping concession can be at most "
-                                           f"{from_cents(caps['return_concession'])} on this order.",
+                raise ConcessionExceedsCap(_("The return shipping concession can be at most %(amount)s on this order.",
+                                             amount=from_cents(caps["return_concession"])),
                                            "return_concession")
             if oc > caps["other_concession"]:
-                raise ConcessionExceedsCap(f"Other concessions can be at most {from_cents(caps['other_concession'])}"
-                                           " on this order.", "other_concession")
+                raise ConcessionExceedsCap(_("Other concessions can be at most %(amount)s on this order.",
+                                             amount=from_cents(caps["other_concession"])), "other_concession")
             if paid_part + rc + oc <= 0:
-                raise InvalidInput("Enter an amount to refund.", f"item-{order.items[0].id}-item")
+                raise InvalidInput(_("Enter an amount to refund."), f"item-{order.items[0].id}-item")
             ok = db.session.execute(
                 update(Order).where(Order.id == order.id, Order.refunded_cents + paid_part <= Order.paid_cents)
                 .values(refunded_cents=Order.refunded_cents + paid_part,
@@ -217,7 +218,7 @@ def refund(order: Order, user: User | None, data: RefundInput, *, return_request
                         other_concession_cents=Order.other_concession_cents + oc)
                 .execution_options(synchronize_session=False)).rowcount == 1
             if not ok:
-                raise RefundExceedsBalance("That is more than is left to refund on this order.")
+                raise RefundExceedsBalance(_("That is more than is left to refund on this order."))
             for line in lines:
                 ok = db.session.execute(
                     update(OrderItem).where(
@@ -231,7 +232,7 @@ def refund(order: Order, user: User | None, data: RefundInput, *, return_request
                             + line.shipping_tax_cents)
                     .execution_options(synchronize_session=False)).rowcount == 1
                 if not ok:
-                    raise RefundExceedsBalance("That is more than is left to refund on this item.",
+                    raise RefundExceedsBalance(_("That is more than is left to refund on this item."),
                                                f"item-{line.order_item_id}-item")
             window = timedelta(hours=Settings.current().refund_window_hours)
             if window:  # Pending until the window ends; the order says so, for its row's Cancel refund
@@ -275,7 +276,7 @@ def refund(order: Order, user: User | None, data: RefundInput, *, return_request
         replayed = _replay(order, data, ret_id)
         if replayed:
             return replayed, True
-        raise RefundExceedsBalance("That is more than is left to refund on this order.")
+        raise RefundExceedsBalance(_("That is more than is left to refund on this order."))
 
 
 class _Replayed(Exception):

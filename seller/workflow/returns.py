@@ -32,21 +32,21 @@ def create_return(order: Order, user: User | None, reason: str, quantities: dict
                   now: datetime | None = None) -> ReturnRequest:
     """Record a buyer's return request on a shipped order (status Pending Authorization)."""
     if reason not in RETURN_REASONS:
-        raise InvalidInput("Choose a return reason.", "reason")
+        raise InvalidInput(_("Choose a return reason."), "reason")
     now = now or clock.now()
     with write_transaction(db.session):
         _locked_order(order, "create_return", bump=False)
         left = returnable_quantities(order)
         wanted = {item_id: qty for item_id, qty in quantities.items() if qty}
         if not wanted:
-            raise InvalidInput("Enter the quantity of at least one item to return.")
+            raise InvalidInput(_("Enter the quantity of at least one item to return."))
         for item_id, qty in wanted.items():
             if item_id not in left:
-                raise InvalidInput("That item is not part of this order.")
+                raise InvalidInput(_("That item is not part of this order."))
             if qty < 0:
-                raise InvalidInput("Enter a quantity of 0 or more.", f"quantity-{item_id}")
+                raise InvalidInput(_("Enter a quantity of 0 or more."), f"quantity-{item_id}")
             if qty > left[item_id]:
-                raise ReturnQuantityExceeded(f"At most {left[item_id]} can be returned.", f"quantity-{item_id}")
+                raise ReturnQuantityExceeded(_("At most %(count)s can be returned.", count=left[item_id]), f"quantity-{item_id}")
         ret = ReturnRequest(order_id=order.id, reason=reason, created_at=now, created_by_id=user.id if user else None,
                             return_address=Settings.current().return_address,
                             items=[ReturnItem(order_item_id=i, quantity=q) for i, q in wanted.items()])
@@ -139,7 +139,7 @@ def close_return(ret: ReturnRequest, user: User | None, reason: str, message: st
 
     Returns the request and the message to the buyer it keeps (None without one), to e-mail after commit."""
     if reason not in CLOSE_REASONS:
-        raise InvalidInput("Choose a reason for closing.", "reason")
+        raise InvalidInput(_("Choose a reason for closing."), "reason")
     now = now or clock.now()
     note = None
     with write_transaction(db.session):

@@ -12,19 +12,23 @@ from ..models import OrderStatus as S, ReturnStatus as R, Settings
 
 CARRIERS = ["USPS", "UPS", "FedEx", "DHL", "OnTrac", "Lasership", "DHL Global Mail", "UPS Mail Innovations",
             "FedEx SmartPost", "Canada Post", "Royal Mail", "Amazon Shipping", "China Post", "Yun Express",
-            "4PX", "Yanwen", "SF Express", "Other"]
-CANCEL_REASONS = ["No inventory", "Buyer canceled", "General adjustment", "Pricing error",
-                  "Shipping address undeliverable", "Customer exchange"]
-REFUND_REASONS = ["No Inventory", "Customer Return", "General Adjustment", "Could Not Ship", "Different Item",
-                  "Buyer Canceled", "Merchandise Not Received", "Merchandise Not As Described", "Pricing Error",
-                  "Shipping Address Undeliverable", "Delivered Late by Carrier", "Missed Fulfillment Promise"]
-RETURN_REASONS = ["No longer needed", "Bought by mistake", "Better price available", "Item arrived too late",
-                  "Item defective or doesn't work", "Product damaged, but shipping box OK",
-                  "Product and shipping box both damaged", "Wrong item was sent", "Missing parts or accessories",
-                  "Inaccurate website description", "Received extra item I didn't buy",
-                  "Incompatible or not useful", "Performance or quality not adequate", "Didn't approve purchase"]
-CLOSE_REASONS = ["Buyer withdrew the request", "Item not returned", "Refunded outside of the return request",
-                 "Replacement sent", "Return not eligible", "Other"]
+            "4PX", "Yanwen", "SF Express", N_("Other")]
+CANCEL_REASONS = [N_("No inventory"), N_("Buyer canceled"), N_("General adjustment"), N_("Pricing error"),
+                  N_("Shipping address undeliverable"), N_("Customer exchange")]
+REFUND_REASONS = [N_("No Inventory"), N_("Customer Return"), N_("General Adjustment"), N_("Could Not Ship"),
+                  N_("Different Item"), N_("Buyer Canceled"), N_("Merchandise Not Received"),
+                  N_("Merchandise Not As Described"), N_("Pricing Error"), N_("Shipping Address Undeliverable"),
+                  N_("Delivered Late by Carrier"), N_("Missed Fulfillment Promise")]
+RETURN_REASONS = [N_("No longer needed"), N_("Bought by mistake"), N_("Better price available"),
+                  N_("Item arrived too late"), N_("Item defective or doesn't work"),
+                  N_("Product damaged, but shipping box OK"), N_("Product and shipping box both damaged"),
+                  N_("Wrong item was sent"), N_("Missing parts or accessories"),
+                  N_("Inaccurate website description"), N_("Received extra item I didn't buy"),
+                  N_("Incompatible or not useful"), N_("Performance or quality not adequate"),
+                  N_("Didn't approve purchase")]
+CLOSE_REASONS = [N_("Buyer withdrew the request"), N_("Item not returned"),
+                 N_("Refunded outside of the return request"), N_("Replacement sent"), N_("Return not eligible"),
+                 N_("Other")]
 ITEM_NOT_RETURNED = CLOSE_REASONS[1]  # the reason close-stale-returns gives
 CONDITIONS = [N_("Sellable"), N_("Damaged"), N_("Defective"), N_("Wrong item"), N_("Missing parts")]  # Mark received, per item
 

@@ -218,7 +218,7 @@ def cancel_order(order: Order, user: User | None, reason: str, memo: str = "", *
                  expected_version: int | None = None) -> Cancellation:
     """Unshipped -> Canceled, recording a pre-fulfillment cancellation with its reason."""
     if reason not in CANCEL_REASONS:
-        raise InvalidInput("Choose a reason for cancellation.", "reason")
+        raise InvalidInput(_("Choose a reason for cancellation."), "reason")
     now = now or clock.now()
     with write_transaction(db.session):
         _locked_order(order, "cancel_order", expected_version, status=S.CANCELED.value, canceled_at=now)
@@ -238,8 +238,8 @@ def check_packing_slips(orders: list[Order]) -> None:
     """Only Unshipped and Shipped orders have a packing slip: any other refuses the whole print, naming it."""
     refused = [f"{o.order_id} ({o.status})" for o in orders if o.status not in ORDER_ACTIONS["print_packing_slip"][0]]
     if refused:
-        raise InvalidTransition(f"No packing slip for {', '.join(refused)}: only Unshipped and Shipped orders "
-                                "have one.")
+        raise InvalidTransition(_("No packing slip for %(orders)s: only Unshipped and Shipped orders have one.",
+                                  orders=", ".join(refused)))
 
 
 def record_packing_slips(orders: list[Order], user: User | None) -> None:
