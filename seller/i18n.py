@@ -18,7 +18,9 @@ from babel.dates import format_date, format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import has_request_context, request, session
-from flask_babel import Babel, get_locale, gettext as _, lazy_gettext as _l, ngettext  # noqa: F401  (re-exported)
+from flask_babel import Babel, get_locale, gettext as _, ngettext  # noqa: F401  (re-exported)
+from flask_babel.speaklater import LazyString
+from markupsafe import escape
 
 from . import clock
 
@@ -33,6 +35,18 @@ FORMATS = {
                 "short": "M月d日 ah:mm"},
 }
 TIMED = {"datetime", "time", "short"}
+
+
+class _Lazy(LazyString):
+    """flask_babel's LazyString, escaped like any other text when a template writes it."""
+
+    def __html__(self):
+        return escape(str(self))
+
+
+def _l(text: str, **variables) -> _Lazy:
+    """`_` when the text is used, not when it is defined: form labels, messages and vocabularies made at import."""
+    return _Lazy(_, text, **variables)
 
 
 def N_(text: str) -> str:
