@@ -154,13 +154,15 @@ def crawl_paths(orders, returns) -> list[str]:
     o, r = orders, returns
     paths = ["/orders", "/orders?status=Unshipped", "/orders?status=Shipped", "/orders?q=MUG-1", "/returns",
              "/returns?status=Authorized", "/performance", "/performance/late-shipment-rate", "/settings",
-             "/orders/import", "/orders/export", "/account/password", "/orders/export?from=x&to=y"]
+             "/orders/import", "/orders/export", "/account/password", "/orders/export?from=x&to=y", "/pack",
+             "/settings/amazon"]
     paths += [f"/orders/{order.order_id}" for order in o.values()]
     paths += [f"/orders/{o['Unshipped'].order_id}/{a}" for a in ("ship", "cancel", "buy-shipping", "row")]
     paths += [f"/orders/{o['Shipped'].order_id}/{a}" for a in ("edit-shipment", "refund", "contact")]
     paths += [f"/returns/new/{o['Shipped'].order_id}", f"/returns/{r['Pending Authorization'].id}/authorize",
               f"/returns/{r['Authorized'].id}/close", f"/returns/{r['Authorized'].id}/refund",
-              f"/returns/{r['Authorized'].id}/contact"]
+              f"/returns/{r['Authorized'].id}/contact", f"/returns/{r['Authorized'].id}/receive",
+              f"/pack/{o['Unshipped'].order_id}"]
     return paths
 
 
