@@ -109,14 +109,15 @@ ALLOWED = {"SKU", "RMA", "ID", "PDF", "CSV", "TXT", "USPS", "UPS", "FedEx", "DHL
            "UTC", "America", "Los_Angeles", "lb", "oz", "kg", "in", "US", "USD", "English", "Letter", "Ground",
            "Advantage", "Priority", "Home", "Delivery", "SecondDay", "Standard", "Expedited", "NextDay",
            "Scheduled", "FreeEconomy", "Other", "Business", "txt", "tsv", "LLC", "Order", "Report", "Unshipped",
-           "Orders"}
+           "Orders", "LWA", "close-stale-returns", "reset-demo"}
 
 
 def english_left(text: str, data: set[str]) -> list[str]:
     """Latin words of two letters or more left after removing what may stay English (see ALLOWED, `data`)."""
     for value in sorted(data, key=len, reverse=True):  # whole words only: "US" (a country) is not USPS's
         text = re.sub(rf"(?<![A-Za-z0-9]){re.escape(value)}(?![A-Za-z0-9])", " ", text)
-    text = re.sub(r"(?<=[\u3000-\u9fff\uff00-\uffef])\s*\([^()]*\)", " ", text)  # 中文 (Seller Central term)
+    text = re.sub(r"(?<=[\u3000-\u9fff\uff00-\uffef])\s*\((?:[^()]|\([^()]*\))*\)", " ", text)  # 中文 (English term)
+    text = re.sub(r"\b[A-Z0-9]*[0-9][A-Z0-9]*\b", " ", text)  # codes with digits: ATVPDKIKX0DER, 4PX
     words = re.findall(r"[A-Za-z][A-Za-z'’-]+", text)
     return [w for w in words if w not in ALLOWED]
 
