@@ -38,11 +38,6 @@ class MeasureField(Field):
             raise ValueError(_("Enter a number greater than 0, like 2.5."))
         self.data = Decimal(self.raw)
 
-    def process_data(self, value):
-        """A stored value (Settings keeps the parcel preset as typed) as a number, or None."""
-        self.data = Decimal(value) if isinstance(value, str) and _MEASURE.fullmatch(value) else \
-            value if isinstance(value, Decimal) else None
-
     def _value(self):
         return self.raw if getattr(self, "raw", None) is not None else ("" if self.data is None else str(self.data))
 
