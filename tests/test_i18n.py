@@ -109,7 +109,7 @@ ALLOWED = {"SKU", "RMA", "ID", "PDF", "CSV", "TXT", "USPS", "UPS", "FedEx", "DHL
            "UTC", "America", "Los_Angeles", "lb", "oz", "kg", "in", "US", "USD", "English", "Letter", "Ground",
            "Advantage", "Priority", "Home", "Delivery", "SecondDay", "Standard", "Expedited", "NextDay",
            "Scheduled", "FreeEconomy", "Other", "Business", "txt", "tsv", "LLC", "Order", "Report", "Unshipped",
-           "Orders", "LWA", "close-stale-returns", "reset-demo"}
+           "Orders", "LWA", "close-stale-returns", "reset-demo", "MB"}
 
 
 def english_left(text: str, data: set[str]) -> list[str]:
