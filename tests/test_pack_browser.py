@@ -82,6 +82,7 @@ def test_a_scanner_packs_and_ships_an_order_with_the_keyboard_alone(browser, liv
     page.keyboard.type(USPS)
     expect(page.get_by_label("Carrier", exact=True)).to_have_value("USPS")  # named by the tracking ID's format
     shot(page, "1024-all-checked")
+    page.locator("#pack").evaluate("e => Promise.all(e.getAnimations().map(a => a.finished))")
     assert axe_violations(page) == []
     page.keyboard.press("Enter")
     expect(page.locator(".pack-said-ok")).to_have_text(f"Order {order.order_id} shipped: USPS {USPS}.")
@@ -127,6 +128,7 @@ def test_pack_and_ship_upright_no_sideways_scrolling_and_every_control_finger_si
     expect(page.get_by_role("button", name="Confirm anyway")).to_be_focused()
     assert page.evaluate("document.documentElement.scrollWidth") <= 768
     assert too_small(page) == []
+    page.locator("#pack").evaluate("e => Promise.all(e.getAnimations().map(a => a.finished))")  # the red flash
     assert axe_violations(page) == []
     shot(page, "768-confirm-anyway")
     with context.expect_page() as label:  # Buy shipping: the label opens to be printed
