@@ -252,8 +252,14 @@ def live_server(tmp_path_factory):
 
 @pytest.fixture
 def live_db(live_server):
-    """An app context on the live server's database, for arranging data and checking results."""
+    """An app context on the live server's database, for arranging data and checking results. The server lives for
+    the whole session, so each test starts from an empty store (accounts kept: each test signs in as its own):
+    what earlier tests left (their shipments of today, a saved parcel preset) must not change what a page shows."""
     with live_server.app.app_context():
+        with _db.engine.begin() as conn:
+            for table in reversed(_db.metadata.sorted_tables):
+                if table.name != User.__tablename__:
+                    conn.execute(table.delete())
         yield _db
         _db.session.remove()
 
